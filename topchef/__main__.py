@@ -1,0 +1,3 @@
+from topchef.cli import main
+
+main()

@@ -1,0 +1,45 @@
+"""API metadata at ``/`` and the schema validator at ``/validator``."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+import topchef
+from topchef.api import schemas
+from topchef.api.envelope import success
+from topchef.api.requests import check_body, read_json_object
+from topchef.api.state import broker_of
+
+MAINTAINER_NAME = "The TopChef developers"
+MAINTAINER_EMAIL = "topchef@localhost"
+DOCUMENTATION_URL = "https://topchef.readthedocs.io"
+SOURCE_CODE_REPOSITORY_URL = "https://github.com/MichalKononenko/TopChef"
+
+
+async def api_metadata(request: Request) -> Response:
+    data = {
+        "maintainer_name": MAINTAINER_NAME,
+        "maintainer_email": MAINTAINER_EMAIL,
+        "documentation_url": DOCUMENTATION_URL,
+        "source_code_repository_url": SOURCE_CODE_REPOSITORY_URL,
+        "version": topchef.__version__,
+    }
+    return success(data, self_url=str(request.url), meta={"schema": schemas.API_METADATA_SCHEMA})
+
+
+async def describe_validator(request: Request) -> Response:
+    return success(
+        {},
+        self_url=str(request.url),
+        meta={"validator_schema": schemas.VALIDATOR_REQUEST_SCHEMA},
+    )
+
+
+async def validate(request: Request) -> Response:
+    body = await read_json_object(request)
+    assert body is not None  # read_json_object returns None only when optional
+    check_body(body, schemas.VALIDATOR_REQUEST)
+
+    broker_of(request).validate(body["schema"], body["object"])
+    return success({"status": "Validation was successful"}, self_url=str(request.url))

@@ -1,0 +1,29 @@
+"""Server settings and where they come from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+DEFAULT_DATABASE_URL = "sqlite:///topchef.db"
+
+DATABASE_URL_VARIABLES = ("TOPCHEF_DATABASE_URL", "DATABASE_URI")
+"""Environment variables that set the database URL, first one set wins.
+DATABASE_URI is what deployments of the original TopChef used."""
+
+
+def database_url_from_environment() -> str:
+    for name in DATABASE_URL_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return DEFAULT_DATABASE_URL
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    migrate_on_start: bool = True
+    """Run the Alembic migrations before serving; turn off where they run separately."""

@@ -1,0 +1,109 @@
+"""The database schema, shared by SQLite and PostgreSQL.
+
+The Alembic migrations in ``topchef/store/migrations`` build exactly this
+schema; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+JOB_STATUSES = ("REGISTERED", "WORKING", "COMPLETED", "ERROR")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset, so values are normalized to UTC on the way in and
+    marked as UTC on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given where a UTC timestamp is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+# SQLite needs the exact type "INTEGER PRIMARY KEY" for a rowid alias.
+BigIntegerKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("job_registration_schema", sa.JSON(), nullable=False),
+    sa.Column("job_result_schema", sa.JSON(), nullable=False),
+    sa.Column("is_available", sa.Boolean(), nullable=False),
+    sa.Column("timeout", sa.Integer(), nullable=False, comment="seconds"),
+    sa.Column("last_checked_in", UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("timeout > 0", name="timeout_positive"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    # seq is the monotonic submission order. AUTOINCREMENT on SQLite keeps it
+    # from reusing the number of a deleted newest job, so order never goes back.
+    sa.Column("seq", BigIntegerKey, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Uuid(), nullable=False, unique=True),
+    sa.Column(
+        "service_id",
+        sa.Uuid(),
+        sa.ForeignKey("services.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("priority", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("parameters", sa.JSON(), nullable=False),
+    sa.Column("results", sa.JSON(), nullable=True),
+    sa.Column("date_submitted", UTCDateTime(), nullable=False),
+    sa.Column("date_started", UTCDateTime(), nullable=True),
+    sa.Column("date_finished", UTCDateTime(), nullable=True),
+    sa.CheckConstraint(
+        "status IN ('REGISTERED', 'WORKING', 'COMPLETED', 'ERROR')", name="status_known"
+    ),
+    sqlite_autoincrement=True,
+)
+
+# The dispatch queue: only REGISTERED jobs are in this partial index, in the
+# order they are handed out, so finding the next job reads one index entry.
+sa.Index(
+    "ix_jobs_queue",
+    jobs.c.service_id,
+    jobs.c.priority.desc(),
+    jobs.c.seq,
+    sqlite_where=jobs.c.status == sa.literal_column("'REGISTERED'"),
+    postgresql_where=jobs.c.status == sa.literal_column("'REGISTERED'"),
+)
+
+# A service's jobs in submission order, for listings and counts.
+sa.Index("ix_jobs_service_id_seq", jobs.c.service_id, jobs.c.seq)
