@@ -85,6 +85,8 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client of an app on a fresh database, its lifespan running."""
     app = create_app(Settings(database_url=database_url))
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client,
+    ):
+        yield test_client

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from topchef.api import jobs, root, services
@@ -20,23 +22,31 @@ from topchef.store import open_sql_store, parse_database_url, upgrade
 
 log = logging.getLogger(__name__)
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def resource(path: str, name: str, **handlers: Endpoint) -> Route:
+    """Route every method of one path through one Route, so a 405 lists them all in Allow."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=list(handlers), name=name)
+
+
 ROUTES = [
-    Route("/", root.api_metadata, methods=["GET"], name="root"),
-    Route("/services", services.list_services, methods=["GET"], name="services"),
-    Route("/services", services.create_service, methods=["POST"]),
-    Route("/services/{service_id}", services.get_service, methods=["GET"], name="service"),
-    Route("/services/{service_id}", services.patch_service, methods=["PATCH"]),
-    Route("/services/{service_id}/jobs", services.list_service_jobs, methods=["GET"],
-          name="service_jobs"),
-    Route("/services/{service_id}/jobs", services.submit_job, methods=["POST"]),
-    Route("/services/{service_id}/queue", services.queue, methods=["GET"], name="queue"),
-    Route("/services/{service_id}/jobs/next", services.next_job, methods=["GET"],
-          name="next_job"),
-    Route("/jobs", jobs.list_jobs, methods=["GET"], name="jobs"),
-    Route("/jobs/{job_id}", jobs.get_job, methods=["GET"], name="job"),
-    Route("/jobs/{job_id}", jobs.patch_job, methods=["PATCH"]),
-    Route("/validator", root.describe_validator, methods=["GET"], name="validator"),
-    Route("/validator", root.validate, methods=["POST"]),
+    resource("/", "root", GET=root.api_metadata),
+    resource("/services", "services", GET=services.list_services, POST=services.create_service),
+    resource("/services/{service_id}", "service",
+             GET=services.get_service, PATCH=services.patch_service),
+    resource("/services/{service_id}/jobs", "service_jobs",
+             GET=services.list_service_jobs, POST=services.submit_job),
+    resource("/services/{service_id}/queue", "queue", GET=services.queue),
+    resource("/services/{service_id}/jobs/next", "next_job", GET=services.next_job),
+    resource("/jobs", "jobs", GET=jobs.list_jobs),
+    resource("/jobs/{job_id}", "job", GET=jobs.get_job, PATCH=jobs.patch_job),
+    resource("/validator", "validator", GET=root.describe_validator, POST=root.validate),
 ]
 
 

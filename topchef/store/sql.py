@@ -83,6 +83,16 @@ _DISPATCH_ORDER = (jobs.c.priority.desc(), jobs.c.seq)
 _IS_REGISTERED = jobs.c.status == sa.literal_column("'REGISTERED'")
 
 
+def next_jobs_query(service_id: UUID, limit: int) -> sa.Select[Any]:
+    """Select the next ``limit`` REGISTERED jobs of a service from the queue index alone."""
+    return (
+        jobs.select()
+        .where(jobs.c.service_id == service_id, _IS_REGISTERED)
+        .order_by(*_DISPATCH_ORDER)
+        .limit(limit)
+    )
+
+
 class SQLSession:
     """Queries inside one transaction; see ``StoreSession`` for the contract."""
 
@@ -144,12 +154,7 @@ class SQLSession:
         return [_job_from_row(row) for row in await self._connection.execute(query)]
 
     async def next_jobs(self, service_id: UUID, limit: int) -> Sequence[Job]:
-        query = (
-            jobs.select()
-            .where(jobs.c.service_id == service_id, _IS_REGISTERED)
-            .order_by(*_DISPATCH_ORDER)
-            .limit(limit)
-        )
+        query = next_jobs_query(service_id, limit)
         return [_job_from_row(row) for row in await self._connection.execute(query)]
 
     async def update_job(self, job_id: UUID, changes: Mapping[str, Any]) -> None:
