@@ -17,6 +17,7 @@ from topchef.config import (
     DATABASE_URL_VARIABLES,
     DEFAULT_DATABASE_URL,
     DEFAULT_HOST,
+    DEFAULT_MAINTAINER_NAME,
     DEFAULT_PORT,
     Settings,
 )
@@ -61,10 +62,15 @@ def main() -> None:
               help="Create or upgrade the database schema before serving.")
 @click.option("--log-level", envvar="TOPCHEF_LOG_LEVEL", show_envvar=True, default="info",
               show_default=True, type=click.Choice(LOG_LEVELS))
+@click.option("--maintainer-name", envvar="TOPCHEF_MAINTAINER_NAME", show_envvar=True,
+              default=DEFAULT_MAINTAINER_NAME, show_default=True,
+              help="Who runs this server, as GET / reports it.")
+@click.option("--maintainer-email", envvar="TOPCHEF_MAINTAINER_EMAIL", show_envvar=True,
+              default="", help="Where users of this server write to, as GET / reports it.")
 @click.option("--access-log/--no-access-log", envvar="TOPCHEF_ACCESS_LOG", show_envvar=True,
               default=True, show_default=True, help="Log one line per HTTP request.")
 def serve(host: str, port: int, database_url: str, migrate: bool, log_level: str,
-          access_log: bool) -> None:
+          maintainer_name: str, maintainer_email: str, access_log: bool) -> None:
     """Run the TopChef server until SIGINT or SIGTERM."""
     _configure_logging(log_level)
     target = _database_target(database_url)
@@ -73,7 +79,13 @@ def serve(host: str, port: int, database_url: str, migrate: bool, log_level: str
 
     from topchef.api import create_app
 
-    app = create_app(Settings(database_url=database_url, migrate_on_start=False))
+    settings = Settings(
+        database_url=database_url,
+        migrate_on_start=False,
+        maintainer_name=maintainer_name,
+        maintainer_email=maintainer_email,
+    )
+    app = create_app(settings)
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, log_level=log_level,
         access_log=access_log, server_header=False,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 DEFAULT_DATABASE_URL = "sqlite:///topchef.db"
+DEFAULT_MAINTAINER_NAME = "TopChef administrator"
 
 DATABASE_URL_VARIABLES = ("TOPCHEF_DATABASE_URL", "DATABASE_URI")
 """Environment variables that set the database URL, first one set wins.
@@ -25,5 +26,8 @@ def database_url_from_environment() -> str:
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    maintainer_name: str = DEFAULT_MAINTAINER_NAME
+    """Who runs this server, as ``GET /`` reports it."""
+    maintainer_email: str = ""
     migrate_on_start: bool = True
     """Run the Alembic migrations before serving; turn off where they run separately."""

@@ -60,6 +60,7 @@ def create_app(settings: Settings) -> Starlette:
             upgrade(target)
         store = open_sql_store(target)
         app.state.broker = Broker(store)
+        app.state.settings = settings
         log.info("store opened: %s", store.description)
         try:
             yield {}

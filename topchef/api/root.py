@@ -10,17 +10,17 @@ from topchef.api import schemas
 from topchef.api.envelope import success
 from topchef.api.requests import check_body, read_json_object
 from topchef.api.state import broker_of
+from topchef.config import Settings
 
-MAINTAINER_NAME = "The TopChef developers"
-MAINTAINER_EMAIL = "topchef@localhost"
 DOCUMENTATION_URL = "https://topchef.readthedocs.io"
 SOURCE_CODE_REPOSITORY_URL = "https://github.com/MichalKononenko/TopChef"
 
 
 async def api_metadata(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
     data = {
-        "maintainer_name": MAINTAINER_NAME,
-        "maintainer_email": MAINTAINER_EMAIL,
+        "maintainer_name": settings.maintainer_name,
+        "maintainer_email": settings.maintainer_email,
         "documentation_url": DOCUMENTATION_URL,
         "source_code_repository_url": SOURCE_CODE_REPOSITORY_URL,
         "version": topchef.__version__,
