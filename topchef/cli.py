@@ -27,6 +27,8 @@ log = logging.getLogger("topchef.cli")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+GRACEFUL_SHUTDOWN_SECONDS = 5
+"""How long a stopping server lets open requests (long polls among them) finish."""
 
 database_url_option = click.option(
     "--database-url",
@@ -89,6 +91,7 @@ def serve(host: str, port: int, database_url: str, migrate: bool, log_level: str
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, log_level=log_level,
         access_log=access_log, server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     log.info("TopChef %s starting on http://%s:%d with store %s",
              topchef.__version__, host, port, target.describe())

@@ -29,5 +29,7 @@ class Settings:
     maintainer_name: str = DEFAULT_MAINTAINER_NAME
     """Who runs this server, as ``GET /`` reports it."""
     maintainer_email: str = ""
+    lease_sweep_seconds: float = 1.0
+    """How often the server looks for expired leases."""
     migrate_on_start: bool = True
     """Run the Alembic migrations before serving; turn off where they run separately."""

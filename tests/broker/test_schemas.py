@@ -119,12 +119,13 @@ def test_pointer_escapes_slash_and_tilde() -> None:
     assert compiled.violations({"a/b~c": "x"})[0].pointer == "/a~1b~0c"
 
 
-def test_rabi_one_of_names_closest_option() -> None:
+def test_rabi_one_of_explains_each_option() -> None:
     compiled = CompiledSchema(load_fixture("rabi-ramsey-experiment.schema.json"))
 
     violation = compiled.violations({"type": "RABI", "pulse_time": -1})[0]
 
-    assert "closest match is option 2" in violation.message
+    assert "option 1 (Sub-schema for a Ramsey experiment) fails at" in violation.message
+    assert "option 2 (Sub-schema for a Rabi experiment) fails at" in violation.message
     assert "/pulse_time: -1 is less than the minimum of 0" in violation.message
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -60,6 +61,56 @@ def test_migrations_build_declared_schema(database_url: str) -> None:
     assert revision == head_revision()
 
 
+def _index_definitions(url: sa.URL) -> dict[str, str]:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+        else:
+            rows = connection.exec_driver_sql(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            )
+        definitions = {name: " ".join(sql.split()) for name, sql in rows}
+    engine.dispose()
+    return definitions
+
+
+def test_migrated_indexes_match_fresh(database_url: str, tmp_path: Path) -> None:
+    migrated = parse_database_url(database_url)
+    upgrade(migrated)
+    if migrated.kind == "sqlite":
+        fresh_url = sa.make_url(f"sqlite:///{tmp_path / 'fresh.db'}")
+    else:
+        fresh_url = migrated.sync_url
+        engine = sa.create_engine(fresh_url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE SCHEMA fresh_schema")
+        engine.dispose()
+        fresh_url = fresh_url.update_query_dict({"options": "-csearch_path=fresh_schema"})
+    engine = sa.create_engine(fresh_url)
+    try:
+        metadata.create_all(engine)
+        fresh = _index_definitions(fresh_url)
+    finally:
+        if migrated.kind != "sqlite":
+            with engine.begin() as connection:
+                connection.exec_driver_sql("DROP SCHEMA fresh_schema CASCADE")
+        engine.dispose()
+
+    expected = {name: sql.replace("fresh_schema.", "") for name, sql in fresh.items()}
+    actual = {name: sql for name, sql in _index_definitions(migrated.sync_url).items()
+              if name != "alembic_version_pkc"}
+    schema_prefix = f"{actual_schema(migrated.sync_url)}."
+    assert {name: sql.replace(schema_prefix, "") for name, sql in actual.items()} == expected
+
+
+def actual_schema(url: sa.URL) -> str:
+    options = str(url.query.get("options", ""))
+    return options.split("=", 1)[1] if "=" in options else "public"
+
+
 def test_upgrade_twice_is_harmless(database_url: str) -> None:
     target = parse_database_url(database_url)
 
@@ -75,7 +126,7 @@ async def test_round_trip_keeps_values(store: SQLStore) -> None:
 
     async with store.write() as session:
         await session.insert_service(service)
-        stored = await session.insert_job(job)
+        (stored,) = await session.insert_jobs([job])
     async with store.read() as session:
         read_back = await session.get_job(job.id)
         service_back = await session.get_service(service.id)
@@ -91,9 +142,11 @@ async def test_dispatch_order_priority_then_fifo(store: SQLStore) -> None:
     service = make_service()
     async with store.write() as session:
         await session.insert_service(service)
-        low = await session.insert_job(make_job(service, priority=0, offset=0))
-        high = await session.insert_job(make_job(service, priority=5, offset=1))
-        later_low = await session.insert_job(make_job(service, priority=0, offset=2))
+        low, high, later_low = await session.insert_jobs([
+            make_job(service, priority=0, offset=0),
+            make_job(service, priority=5, offset=1),
+            make_job(service, priority=0, offset=2),
+        ])
 
     async with store.read() as session:
         order = [job.id for job in await session.next_jobs(service.id, 10)]
@@ -120,7 +173,7 @@ async def test_concurrent_writes_all_commit(store: SQLStore) -> None:
 
     async def insert(offset: int) -> None:
         async with store.write() as session:
-            await session.insert_job(make_job(service, offset=offset))
+            await session.insert_jobs([make_job(service, offset=offset)])
 
     await asyncio.gather(*(insert(offset) for offset in range(50)))
 
@@ -137,13 +190,13 @@ async def test_seq_not_reused_after_delete(sqlite_url: str) -> None:
     try:
         async with store.write() as session:
             await session.insert_service(service)
-            newest = await session.insert_job(make_job(service))
+            (newest,) = await session.insert_jobs([make_job(service)])
         engine = sa.create_engine(target.sync_url)
         with engine.begin() as connection:
             connection.exec_driver_sql("DELETE FROM jobs")
         engine.dispose()
         async with store.write() as session:
-            after = await session.insert_job(make_job(service))
+            (after,) = await session.insert_jobs([make_job(service)])
     finally:
         await store.close()
 

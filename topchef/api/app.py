@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from topchef.api import jobs, root, services
 from topchef.api.errors import EXCEPTION_HANDLERS
 from topchef.api.override import MethodOverrideMiddleware
 from topchef.broker import Broker
+from topchef.broker.maintenance import run_maintenance
 from topchef.config import Settings, database_url_from_environment
 from topchef.store import open_sql_store, parse_database_url, upgrade
 
@@ -38,14 +40,20 @@ def resource(path: str, name: str, **handlers: Endpoint) -> Route:
 ROUTES = [
     resource("/", "root", GET=root.api_metadata),
     resource("/services", "services", GET=services.list_services, POST=services.create_service),
-    resource("/services/{service_id}", "service",
-             GET=services.get_service, PATCH=services.patch_service),
+    resource("/services/{service_id}", "service", GET=services.get_service,
+             PATCH=services.patch_service, DELETE=services.delete_service),
     resource("/services/{service_id}/jobs", "service_jobs",
              GET=services.list_service_jobs, POST=services.submit_job),
+    resource("/services/{service_id}/jobs/batch", "batch", POST=services.submit_batch),
     resource("/services/{service_id}/queue", "queue", GET=services.queue),
-    resource("/services/{service_id}/jobs/next", "next_job", GET=services.next_job),
+    resource("/services/{service_id}/jobs/next", "next_job",
+             GET=services.next_job, POST=services.claim),
     resource("/jobs", "jobs", GET=jobs.list_jobs),
-    resource("/jobs/{job_id}", "job", GET=jobs.get_job, PATCH=jobs.patch_job),
+    resource("/jobs/{job_id}", "job", GET=jobs.get_job, PATCH=jobs.patch_job,
+             DELETE=jobs.delete_job),
+    resource("/jobs/{job_id}/heartbeat", "heartbeat", POST=jobs.heartbeat),
+    resource("/jobs/{job_id}/fail", "fail", POST=jobs.fail),
+    resource("/jobs/{job_id}/cancel", "cancel", POST=jobs.cancel),
     resource("/validator", "validator", GET=root.describe_validator, POST=root.validate),
 ]
 
@@ -59,12 +67,21 @@ def create_app(settings: Settings) -> Starlette:
         if settings.migrate_on_start:
             upgrade(target)
         store = open_sql_store(target)
-        app.state.broker = Broker(store)
+        broker = Broker(store)
+        app.state.broker = broker
         app.state.settings = settings
         log.info("store opened: %s", store.description)
+        stop_sweeping = asyncio.Event()
+        sweeper = asyncio.create_task(
+            run_maintenance(broker, stop_sweeping,
+                            lease_sweep_seconds=settings.lease_sweep_seconds),
+            name="topchef-maintenance",
+        )
         try:
             yield {}
         finally:
+            stop_sweeping.set()
+            await sweeper
             await store.close()
             log.info("store closed: %s", store.description)
 

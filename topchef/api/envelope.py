@@ -35,11 +35,12 @@ def success(
     meta: Any = None,
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
+    links: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"data": data}
     if meta is not None:
         body["meta"] = meta
-    body["links"] = {"self": self_url}
+    body["links"] = {"self": self_url, **(links or {})}
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 

@@ -64,6 +64,13 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
     return value
 
 
+async def required_json_object(request: Request) -> dict[str, Any]:
+    """Return the body as a JSON object; an empty body is an error."""
+    body = await read_json_object(request)
+    assert body is not None  # read_json_object returns None only when optional
+    return body
+
+
 def check_body(body: dict[str, Any], schema: CompiledSchema) -> None:
     """Raise InvalidInput with one problem per way ``body`` breaks its published schema."""
     found = schema.violations(body)

@@ -8,7 +8,7 @@ from starlette.responses import Response
 import topchef
 from topchef.api import schemas
 from topchef.api.envelope import success
-from topchef.api.requests import check_body, read_json_object
+from topchef.api.requests import check_body, required_json_object
 from topchef.api.state import broker_of
 from topchef.config import Settings
 
@@ -37,8 +37,7 @@ async def describe_validator(request: Request) -> Response:
 
 
 async def validate(request: Request) -> Response:
-    body = await read_json_object(request)
-    assert body is not None  # read_json_object returns None only when optional
+    body = await required_json_object(request)
     check_body(body, schemas.VALIDATOR_REQUEST)
 
     broker_of(request).validate(body["schema"], body["object"])

@@ -85,6 +85,27 @@ SERVICE_SCHEMA = _object(
 )
 
 _TIMEOUT = {"type": "integer", "minimum": 1, "description": "seconds between check-ins"}
+MAX_LEASE_SECONDS = 86_400
+MAX_WAIT_SECONDS = 300
+MAX_CLAIM_LIMIT = 100
+MAX_BATCH_JOBS = 1000
+_SETTINGS = {
+    "timeout": _TIMEOUT,
+    "lease_seconds": {"type": "integer", "minimum": 1, "maximum": MAX_LEASE_SECONDS,
+                      "description": "how long a claim holds a job without a heartbeat"},
+    "max_attempts": {"type": "integer", "minimum": 1,
+                     "description": "claims a job gets before a failure is final"},
+    "retry_delay_seconds": {"type": "number", "minimum": 0,
+                            "description": "backoff before the first retry; doubles each time"},
+    "retry_delay_max_seconds": {"type": "number", "minimum": 0},
+    "retention_seconds": {"type": ["integer", "null"], "minimum": 1,
+                          "description": "finished jobs older than this are purged; "
+                          "null keeps them"},
+}
+_PRIORITY = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1,
+             "description": "higher first; default 0"}
+_LEASE_TOKEN = {"type": "string", "minLength": 1, "maxLength": 200,
+                "description": "the token of the lease the job was claimed under"}
 
 NEW_SERVICE_SCHEMA = _object(
     {
@@ -92,7 +113,7 @@ NEW_SERVICE_SCHEMA = _object(
         "description": {"type": "string"},
         "job_registration_schema": {"type": "object"},
         "job_result_schema": {"type": "object"},
-        "timeout": _TIMEOUT,
+        **_SETTINGS,
     },
     required=["name", "description", "job_registration_schema", "job_result_schema"],
     title="New service",
@@ -104,7 +125,7 @@ SERVICE_PATCH_SCHEMA = _object(
         "description": {"type": "string"},
         "is_available": {"type": "boolean"},
         "is_service_available": {"type": "boolean", "description": "same as is_available"},
-        "timeout": _TIMEOUT,
+        **_SETTINGS,
     },
     title="Service check-in with optional changes",
 )
@@ -121,8 +142,54 @@ JOB_PATCH_SCHEMA = _object(
         "id": {"description": "read-only; accepted only unchanged"},
         "date_submitted": {"description": "read-only; accepted only unchanged"},
         "parameters": {"description": "read-only; accepted only unchanged"},
+        "lease": {**_LEASE_TOKEN, "description": "fences the change: refused with 409 "
+                  "unless the job is still held under this lease"},
     },
     title="Job change",
+)
+
+CLAIM_REQUEST_SCHEMA = _object(
+    {
+        "worker": {"type": "string", "maxLength": 200, "description": "a name for logs"},
+        "lease_seconds": _SETTINGS["lease_seconds"],
+        "wait_seconds": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS,
+                         "description": "hold the request open until a job arrives"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_CLAIM_LIMIT,
+                  "description": "claim up to this many jobs; data is then a list"},
+    },
+    title="Claim request",
+)
+
+HEARTBEAT_REQUEST_SCHEMA = _object(
+    {"lease": _LEASE_TOKEN, "lease_seconds": _SETTINGS["lease_seconds"]},
+    required=["lease"],
+    title="Heartbeat",
+)
+
+FAILURE_REPORT_SCHEMA = _object(
+    {
+        "lease": _LEASE_TOKEN,
+        "error": {"type": "string", "minLength": 1, "maxLength": 10_000,
+                  "description": "what went wrong, such as a traceback summary"},
+        "retry": {"type": "boolean", "description": "requeue after a backoff if attempts "
+                  "remain; default false"},
+    },
+    required=["error"],
+    title="Failure report",
+)
+
+BATCH_REQUEST_SCHEMA = _object(
+    {
+        "jobs": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_BATCH_JOBS,
+            "items": _object({"parameters": {}, "priority": _PRIORITY},
+                             required=["parameters"], title="New job"),
+        }
+    },
+    required=["jobs"],
+    title="Batch of new jobs",
 )
 
 VALIDATOR_REQUEST_SCHEMA = _object(
@@ -135,7 +202,7 @@ VALIDATOR_REQUEST_SCHEMA = _object(
 def new_job_schema(registration_schema: dict[str, Any]) -> dict[str, Any]:
     """Return the POST body schema for a service's jobs, its registration schema embedded."""
     return _object(
-        {"parameters": registration_schema},
+        {"parameters": registration_schema, "priority": _PRIORITY},
         required=["parameters"],
         title="New job",
     )
@@ -145,6 +212,8 @@ NEW_SERVICE = CompiledSchema(NEW_SERVICE_SCHEMA)
 SERVICE_PATCH = CompiledSchema(SERVICE_PATCH_SCHEMA)
 JOB_PATCH = CompiledSchema(JOB_PATCH_SCHEMA)
 VALIDATOR_REQUEST = CompiledSchema(VALIDATOR_REQUEST_SCHEMA)
-NEW_JOB_ENVELOPE = CompiledSchema(
-    _object({"parameters": {}}, required=["parameters"], title="New job")
-)
+NEW_JOB_ENVELOPE = CompiledSchema(new_job_schema({}))
+CLAIM_REQUEST = CompiledSchema(CLAIM_REQUEST_SCHEMA)
+HEARTBEAT_REQUEST = CompiledSchema(HEARTBEAT_REQUEST_SCHEMA)
+FAILURE_REPORT = CompiledSchema(FAILURE_REPORT_SCHEMA)
+BATCH_REQUEST = CompiledSchema(BATCH_REQUEST_SCHEMA)

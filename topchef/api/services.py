@@ -1,20 +1,35 @@
-"""Routes under ``/services``: register services, check in, submit and peek at jobs."""
+"""Routes under ``/services``: register services, check in, submit, peek at and claim jobs."""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from topchef.api import schemas, views
+from topchef.api import query, schemas, views
 from topchef.api.envelope import no_content, success
-from topchef.api.requests import check_body, path_id, read_json_object
+from topchef.api.requests import check_body, path_id, read_json_object, required_json_object
 from topchef.api.state import broker_of
-from topchef.broker import NewService, ServiceChanges
-from topchef.broker.models import DEFAULT_SERVICE_TIMEOUT_SECONDS
+from topchef.broker import ClaimRequest, NewJob, NewService, ServiceChanges, ServiceSettings
 
 SERVICE_CREATED = "service successfully created"
+SERVICE_DETAIL_JOBS = 100
+"""How many of its newest jobs a service detail lists; the rest are paged at /jobs."""
+IDEMPOTENCY_KEY_MAX_CHARS = 255
+
+
+def _settings(body: dict[str, Any]) -> ServiceSettings:
+    return ServiceSettings(
+        timeout=body.get("timeout"),
+        lease_seconds=body.get("lease_seconds"),
+        max_attempts=body.get("max_attempts"),
+        retry_delay_seconds=body.get("retry_delay_seconds"),
+        retry_delay_max_seconds=body.get("retry_delay_max_seconds"),
+        retention_seconds=body.get("retention_seconds"),
+        clear_retention="retention_seconds" in body and body["retention_seconds"] is None,
+    )
 
 
 async def list_services(request: Request) -> Response:
@@ -28,8 +43,7 @@ async def list_services(request: Request) -> Response:
 
 
 async def create_service(request: Request) -> Response:
-    body = await read_json_object(request)
-    assert body is not None  # read_json_object returns None only when optional
+    body = await required_json_object(request)
     check_body(body, schemas.NEW_SERVICE)
 
     new = NewService(
@@ -37,7 +51,7 @@ async def create_service(request: Request) -> Response:
         description=body["description"],
         job_registration_schema=body["job_registration_schema"],
         job_result_schema=body["job_result_schema"],
-        timeout=body.get("timeout", DEFAULT_SERVICE_TIMEOUT_SECONDS),
+        settings=_settings(body),
     )
     service = await broker_of(request).create_service(new)
 
@@ -47,12 +61,22 @@ async def create_service(request: Request) -> Response:
                    headers={"Location": location})
 
 
-async def _service_response(request: Request, service_id: Any) -> Response:
+async def _service_response(request: Request, service_id: UUID) -> Response:
+    full = query.view(request) == "full"
     broker = broker_of(request)
-    service = await broker.get_service(service_id)
-    jobs = await broker.list_jobs(service_id)
-    data = views.service_detail(service, jobs, now=broker.now())
-    return success(data, self_url=str(request.url), meta={"service_schema": schemas.SERVICE_SCHEMA})
+    service, jobs, counts = await broker.service_jobs_summary(
+        service_id, recent=SERVICE_DETAIL_JOBS
+    )
+
+    if full:
+        data = views.service_full(service, jobs, counts, now=broker.now())
+    else:
+        data = views.service_detail(service, jobs, now=broker.now())
+    links = {}
+    if sum(counts.values()) > len(jobs):
+        links["jobs"] = str(request.url_for("service_jobs", service_id=str(service_id)))
+    return success(data, self_url=str(request.url), meta={"service_schema": schemas.SERVICE_SCHEMA},
+                   links=links)
 
 
 async def get_service(request: Request) -> Response:
@@ -60,7 +84,7 @@ async def get_service(request: Request) -> Response:
 
 
 async def patch_service(request: Request) -> Response:
-    """Check the service in; an optional body changes its name, description, flag or timeout."""
+    """Check the service in; an optional body changes its name, description, flag or settings."""
     service_id = path_id(request, "service_id")
     body = await read_json_object(request, optional=True) or {}
     check_body(body, schemas.SERVICE_PATCH)
@@ -69,41 +93,82 @@ async def patch_service(request: Request) -> Response:
         name=body.get("name"),
         description=body.get("description"),
         is_available=body.get("is_available", body.get("is_service_available")),
-        timeout=body.get("timeout"),
+        settings=_settings(body),
     )
     await broker_of(request).check_in(service_id, changes)
     return await _service_response(request, service_id)
 
 
+async def delete_service(request: Request) -> Response:
+    service_id = path_id(request, "service_id")
+    await broker_of(request).delete_service(service_id, force=query.flag(request, "force"))
+    return no_content()
+
+
 async def list_service_jobs(request: Request) -> Response:
     service_id = path_id(request, "service_id")
+    full = query.view(request) == "full"
     broker = broker_of(request)
     service = await broker.get_service(service_id)
-    jobs = await broker.list_jobs(service_id)
+    page = await broker.list_jobs(
+        service_id,
+        statuses=query.statuses(request),
+        after_seq=query.cursor(request),
+        limit=query.page_size(request),
+    )
 
+    render = views.job_full if full else views.job_detail
     meta = {
         "new_job_schema": schemas.new_job_schema(service.job_registration_schema),
         "data_schema": {"type": "array", "items": schemas.JOB_SCHEMA},
     }
-    return success([views.job_detail(job) for job in jobs], self_url=str(request.url), meta=meta)
+    return success([render(job) for job in page.jobs], self_url=str(request.url), meta=meta,
+                   links=query.next_link(request, page.next_after_seq))
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_CHARS:
+        raise query.InvalidQuery(
+            f"the Idempotency-Key header must have 1 to {IDEMPOTENCY_KEY_MAX_CHARS} characters"
+        )
+    return key
 
 
 async def submit_job(request: Request) -> Response:
     service_id = path_id(request, "service_id")
-    body = await read_json_object(request)
-    assert body is not None  # read_json_object returns None only when optional
+    key = _idempotency_key(request)
+    body = await required_json_object(request)
     check_body(body, schemas.NEW_JOB_ENVELOPE)
 
-    job = await broker_of(request).submit_job(service_id, body["parameters"])
+    new = NewJob(parameters=body["parameters"], priority=body.get("priority", 0))
+    job, created = await broker_of(request).submit_job(service_id, new, idempotency_key=key)
 
     location = str(request.url_for("job", job_id=str(job.id)))
+    headers = {"Location": location}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
     return success(
         views.job_detail(job),
         self_url=str(request.url),
         meta=f"new job ID is {job.id}",
-        status_code=201,
-        headers={"Location": location},
+        status_code=201 if created else 200,
+        headers=headers,
     )
+
+
+async def submit_batch(request: Request) -> Response:
+    service_id = path_id(request, "service_id")
+    body = await required_json_object(request)
+    check_body(body, schemas.BATCH_REQUEST)
+
+    batch = [NewJob(parameters=item["parameters"], priority=item.get("priority", 0))
+             for item in body["jobs"]]
+    jobs = await broker_of(request).submit_jobs(service_id, batch)
+    return success([views.job_detail(job) for job in jobs], self_url=str(request.url),
+                   meta=f"created {len(jobs)} jobs", status_code=201)
 
 
 async def queue(request: Request) -> Response:
@@ -126,3 +191,24 @@ async def next_job(request: Request) -> Response:
         self_url=str(request.url),
         meta={"data_schema": schemas.JOB_SCHEMA},
     )
+
+
+async def claim(request: Request) -> Response:
+    """Claim the next job(s) under a lease, optionally waiting for one to arrive."""
+    service_id = path_id(request, "service_id")
+    body = await read_json_object(request, optional=True) or {}
+    check_body(body, schemas.CLAIM_REQUEST)
+
+    claim_request = ClaimRequest(
+        worker=body.get("worker"),
+        lease_seconds=body.get("lease_seconds"),
+        wait_seconds=body.get("wait_seconds", 0),
+        limit=body.get("limit", 1),
+    )
+    jobs = await broker_of(request).dispatch.claim(service_id, claim_request)
+    if not jobs:
+        return no_content()
+
+    claimed = [views.job_full(job, include_token=True) for job in jobs]
+    data: Any = claimed if "limit" in body else claimed[0]
+    return success(data, self_url=str(request.url))

@@ -1,6 +1,14 @@
 """The domain: services, jobs, the status state machine and schema validation. No HTTP."""
 
-from topchef.broker.broker import Broker, JobPatch, NewService, ServiceChanges
+from topchef.broker.broker import (
+    Broker,
+    JobPage,
+    NewJob,
+    NewService,
+    ServiceChanges,
+    ServiceSettings,
+)
+from topchef.broker.dispatch import ClaimRequest, Dispatcher, JobCancelled, LeaseLost
 from topchef.broker.errors import (
     BrokerError,
     Conflict,
@@ -11,17 +19,25 @@ from topchef.broker.errors import (
     SchemaViolation,
     ServiceNotFound,
 )
-from topchef.broker.models import Job, JobStatus, Service
+from topchef.broker.models import Job, JobStatus, Lease, Service
+from topchef.broker.patching import JobPatch
 
 __all__ = [
     "Broker",
     "BrokerError",
+    "ClaimRequest",
     "Conflict",
+    "Dispatcher",
     "InvalidInput",
     "Job",
+    "JobCancelled",
     "JobNotFound",
+    "JobPage",
     "JobPatch",
     "JobStatus",
+    "Lease",
+    "LeaseLost",
+    "NewJob",
     "NewService",
     "NotFound",
     "Problem",
@@ -29,4 +45,5 @@ __all__ = [
     "Service",
     "ServiceChanges",
     "ServiceNotFound",
+    "ServiceSettings",
 ]

@@ -6,22 +6,31 @@ transaction and logs what happened to which service or job.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from topchef.broker.errors import InvalidInput, JobNotFound, Problem, ServiceNotFound
-from topchef.broker.lifecycle import FINISHED, check_transition
+from topchef.broker.dispatch import CANCELLED, Dispatcher, JobCancelled, check_lease
+from topchef.broker.errors import Conflict, InvalidInput, JobNotFound, Problem, ServiceNotFound
+from topchef.broker.lifecycle import FINISHED
 from topchef.broker.models import (
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RETRY_DELAY_MAX_SECONDS,
+    DEFAULT_RETRY_DELAY_SECONDS,
     DEFAULT_SERVICE_TIMEOUT_SECONDS,
     JSON,
     Job,
     JobStatus,
     Service,
 )
+from topchef.broker.notify import Notifier
+from topchef.broker.patching import JobPatch, patch_values
 from topchef.broker.schemas import CompiledSchema, SchemaCache
 
 if TYPE_CHECKING:
@@ -40,12 +49,36 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """Optional service settings; None leaves a setting as it is (or at its default)."""
+
+    timeout: int | None = None
+    lease_seconds: int | None = None
+    max_attempts: int | None = None
+    retry_delay_seconds: float | None = None
+    retry_delay_max_seconds: float | None = None
+    retention_seconds: int | None = None
+    clear_retention: bool = False
+    """Turn retention off (``retention_seconds: null`` in a request)."""
+
+    def changes(self) -> dict[str, Any]:
+        values = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "clear_retention" and getattr(self, f.name) is not None
+        }
+        if self.clear_retention:
+            values["retention_seconds"] = None
+        return values
+
+
+@dataclass(frozen=True, slots=True)
 class NewService:
     name: str
     description: str
     job_registration_schema: dict[str, JSON]
     job_result_schema: dict[str, JSON]
-    timeout: int = DEFAULT_SERVICE_TIMEOUT_SECONDS
+    settings: ServiceSettings = ServiceSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,25 +88,29 @@ class ServiceChanges:
     name: str | None = None
     description: str | None = None
     is_available: bool | None = None
-    timeout: int | None = None
+    settings: ServiceSettings = ServiceSettings()
 
 
 @dataclass(frozen=True, slots=True)
-class JobPatch:
-    """A requested change to a job; None means "leave as is" for status and results.
+class NewJob:
+    parameters: JSON
+    priority: int = 0
 
-    ``read_only`` holds the fields a client echoed back (id, date_submitted,
-    parameters); they must match the stored job.
-    """
 
-    status: JobStatus | None = None
-    results: JSON = None
-    read_only: Mapping[str, Any] = field(default_factory=dict)
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    jobs: Sequence[Job]
+    next_after_seq: int | None
+    """The ``seq`` to continue after, or None on the last page."""
 
 
 class Broker:
-    def __init__(self, store: Store, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: Store, *, clock: Clock = utc_now, rng: random.Random | None = None
+    ) -> None:
         self.store = store
+        self.notifier = Notifier()
+        self.dispatch = Dispatcher(store, self.notifier, clock=clock, rng=rng)
         self._clock = clock
         self._schemas = SchemaCache()
 
@@ -97,6 +134,15 @@ class Broker:
             raise InvalidInput(*problems)
 
         now = self.now()
+        settings = {
+            "timeout": DEFAULT_SERVICE_TIMEOUT_SECONDS,
+            "lease_seconds": DEFAULT_LEASE_SECONDS,
+            "max_attempts": DEFAULT_MAX_ATTEMPTS,
+            "retry_delay_seconds": DEFAULT_RETRY_DELAY_SECONDS,
+            "retry_delay_max_seconds": DEFAULT_RETRY_DELAY_MAX_SECONDS,
+            "retention_seconds": None,
+            **new.settings.changes(),
+        }
         service = Service(
             id=uuid4(),
             name=new.name,
@@ -104,9 +150,9 @@ class Broker:
             job_registration_schema=new.job_registration_schema,
             job_result_schema=new.job_result_schema,
             is_available=True,
-            timeout=new.timeout,
             last_checked_in=now,
             created_at=now,
+            **settings,
         )
         async with self.store.write() as session:
             await session.insert_service(service)
@@ -125,13 +171,26 @@ class Broker:
         async with self.store.read() as session:
             return await session.list_services()
 
+    async def service_jobs_summary(
+        self, service_id: UUID, *, recent: int
+    ) -> tuple[Service, Sequence[Job], Mapping[JobStatus, int]]:
+        """Return the service, its newest ``recent`` jobs and its job counts by status."""
+        async with self.store.read() as session:
+            service = await session.get_service(service_id)
+            if service is None:
+                raise ServiceNotFound(service_id)
+            jobs = await session.recent_jobs(service_id, recent)
+            counts = await session.count_jobs(service_id)
+        return service, jobs, counts
+
     async def check_in(self, service_id: UUID, changes: ServiceChanges) -> Service:
         """Reset the service's timeout clock and apply any ``changes``."""
         values: dict[str, Any] = {
             name: value
-            for name in ("name", "description", "is_available", "timeout")
+            for name in ("name", "description", "is_available")
             if (value := getattr(changes, name)) is not None
         }
+        values.update(changes.settings.changes())
         values["last_checked_in"] = self.now()
 
         async with self.store.write() as session:
@@ -148,36 +207,87 @@ class Broker:
             log.debug("service %s checked in", service_id)
         return service
 
+    async def delete_service(self, service_id: UUID, *, force: bool) -> None:
+        """Delete a service and its jobs; refused while jobs are WORKING unless ``force``."""
+        async with self.store.write() as session:
+            if await session.get_service(service_id) is None:
+                raise ServiceNotFound(service_id)
+            working = (await session.count_jobs(service_id))[JobStatus.WORKING]
+            if working and not force:
+                raise Conflict(Problem(
+                    "Service Has Working Jobs",
+                    f"service {service_id} has {working} WORKING jobs; wait for them, "
+                    "cancel them, or delete with force=true",
+                ))
+            await session.delete_service(service_id)
+
+        log.info("service %s deleted with its jobs (%d were WORKING)", service_id, working)
+
     # Jobs
 
     def _schema(self, service: Service, role: str) -> CompiledSchema:
         schema = getattr(service, role)
         return self._schemas.get((service.id, role), schema)
 
-    async def submit_job(self, service_id: UUID, parameters: JSON) -> Job:
-        """Validate ``parameters`` against the service's registration schema and queue a job."""
-        service = await self.get_service(service_id)
-        self._schema(service, "job_registration_schema").validate(parameters, subject="parameters")
+    async def submit_job(
+        self, service_id: UUID, new: NewJob, *, idempotency_key: str | None = None
+    ) -> tuple[Job, bool]:
+        """Validate and queue a job; return it and whether it was created just now.
 
-        job = Job(
+        With ``idempotency_key``, a repeated submission returns the job the
+        first one created instead of a duplicate.
+        """
+        service = await self.get_service(service_id)
+        self._schema(service, "job_registration_schema").validate(
+            new.parameters, subject="parameters"
+        )
+
+        async with self.store.write() as session:
+            if idempotency_key is not None:
+                existing = await session.find_job_by_key(service_id, idempotency_key)
+                if existing is not None:
+                    return _replayed(existing, new), False
+            (job,) = await session.insert_jobs(
+                [self._new_job(service_id, new, idempotency_key=idempotency_key)]
+            )
+
+        log.info("job %s created for service %s (priority %d)", job.id, service_id, job.priority)
+        self.notifier.notify(service_id)
+        return job, True
+
+    async def submit_jobs(self, service_id: UUID, batch: Sequence[NewJob]) -> Sequence[Job]:
+        """Queue many jobs in one transaction; if any is invalid, none is stored."""
+        service = await self.get_service(service_id)
+        schema = self._schema(service, "job_registration_schema")
+        problems = [
+            Problem("Schema Violation", violation.describe(f"jobs/{index}/parameters"))
+            for index, new in enumerate(batch)
+            for violation in schema.violations(new.parameters)
+        ]
+        if problems:
+            raise InvalidInput(*problems)
+
+        async with self.store.write() as session:
+            created = await session.insert_jobs([self._new_job(service_id, new) for new in batch])
+
+        log.info("%d jobs created for service %s in one batch", len(created), service_id)
+        self.notifier.notify(service_id, count=len(created))
+        return created
+
+    def _new_job(self, service_id: UUID, new: NewJob, *, idempotency_key: str | None = None) -> Job:
+        return Job(
             id=uuid4(),
             service_id=service_id,
             status=JobStatus.REGISTERED,
-            parameters=parameters,
+            parameters=new.parameters,
             results=None,
-            priority=0,
+            priority=new.priority,
             date_submitted=self.now(),
             date_started=None,
             date_finished=None,
             seq=0,
+            idempotency_key=idempotency_key,
         )
-        async with self.store.write() as session:
-            if await session.get_service(service_id) is None:
-                raise ServiceNotFound(service_id)
-            job = await session.insert_job(job)
-
-        log.info("job %s created for service %s", job.id, service_id)
-        return job
 
     async def get_job(self, job_id: UUID) -> Job:
         async with self.store.read() as session:
@@ -186,116 +296,108 @@ class Broker:
             raise JobNotFound(job_id)
         return job
 
-    async def list_jobs(self, service_id: UUID | None = None) -> Sequence[Job]:
+    async def wait_for_job(self, job_id: UUID, wait_seconds: float) -> Job:
+        """Return the job once it is COMPLETED or ERROR, or as it is after ``wait_seconds``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while True:
+            with self.notifier.waiter(("job", job_id)) as waiter:
+                job = await self.get_job(job_id)
+                remaining = deadline - loop.time()
+                if job.status in FINISHED or remaining <= 0:
+                    return job
+                await waiter.wait(remaining)
+
+    async def list_jobs(
+        self,
+        service_id: UUID | None = None,
+        *,
+        statuses: Sequence[JobStatus] = (),
+        after_seq: int = 0,
+        limit: int,
+    ) -> JobPage:
+        """Return one page of jobs in submission order, after ``after_seq``."""
         async with self.store.read() as session:
             if service_id is not None and await session.get_service(service_id) is None:
                 raise ServiceNotFound(service_id)
-            return await session.list_jobs(service_id)
+            jobs = await session.list_jobs(
+                service_id, statuses=statuses, after_seq=after_seq, limit=limit + 1
+            )
+        if len(jobs) > limit:
+            return JobPage(jobs[:limit], jobs[limit - 1].seq)
+        return JobPage(jobs, None)
 
     async def peek_queue(self, service_id: UUID, limit: int = QUEUE_PEEK_SIZE) -> Sequence[Job]:
-        """Return the next ``limit`` REGISTERED jobs in dispatch order, claiming none."""
+        """Return the next ``limit`` REGISTERED jobs in priority order, claiming none."""
         async with self.store.read() as session:
             if await session.get_service(service_id) is None:
                 raise ServiceNotFound(service_id)
             return await session.next_jobs(service_id, limit)
 
     async def patch_job(self, job_id: UUID, patch: JobPatch) -> Job:
-        """Change a job's status and/or results under the lifecycle rules."""
+        """Change a job's status and/or results under the lifecycle rules and its lease."""
         current = await self.get_job(job_id)
         if patch.results is not None:
             service = await self.get_service(current.service_id)
             self._schema(service, "job_result_schema").validate(patch.results, subject="results")
 
+        now = self.now()
         async with self.store.write() as session:
             job = await session.get_job(job_id, for_update=True)
             if job is None:
                 raise JobNotFound(job_id)
-            values = self._patch_values(job, patch)
+            if patch.lease_token is not None:
+                check_lease(job, patch.lease_token, now)
+            if job.cancel_requested:
+                values = {"status": JobStatus.ERROR, "date_finished": now, "error": CANCELLED,
+                          "lease_token": None, "lease_expires_at": None}
+            else:
+                values = patch_values(job, patch, now)
             if values:
                 await session.update_job(job_id, values)
                 job = await session.get_job(job_id)
         assert job is not None  # the row was locked in this same transaction
 
         if values:
-            log.info("job %s of service %s is now %s", job_id, job.service_id, job.status)
+            self._after_patch(job)
+        if job.cancel_requested:
+            raise JobCancelled(f"job {job_id} was cancelled; its results were not stored")
         return job
 
-    def _patch_values(self, job: Job, patch: JobPatch) -> dict[str, Any]:
-        _check_read_only_fields(job, patch.read_only)
+    def _after_patch(self, job: Job) -> None:
+        log.info("job %s of service %s is now %s", job.id, job.service_id, job.status)
+        if job.status in FINISHED:
+            self.notifier.notify_all(("job", job.id))
+        elif job.status == JobStatus.REGISTERED:
+            self.notifier.notify(job.service_id)
 
-        target = patch.status or job.status
-        changes_results = patch.results is not None and patch.results != job.results
-        check_transition(job.status, target, changes_results=changes_results)
-        if target == JobStatus.COMPLETED and patch.results is None and job.results is None:
-            raise InvalidInput(
-                Problem(
-                    "Results Required",
-                    f"job {job.id} cannot be COMPLETED without results; "
-                    "send results that match the service's job_result_schema",
-                )
-            )
+    async def delete_job(self, job_id: UUID) -> None:
+        """Delete a job that is not WORKING; a WORKING job must be cancelled first."""
+        async with self.store.write() as session:
+            job = await session.get_job(job_id, for_update=True)
+            if job is None:
+                raise JobNotFound(job_id)
+            if job.status == JobStatus.WORKING:
+                raise Conflict(Problem(
+                    "Job Is Working",
+                    f"job {job_id} is WORKING; cancel it with POST /jobs/{job_id}/cancel, "
+                    "then delete it once it has stopped",
+                ))
+            await session.delete_job(job_id)
 
-        values: dict[str, Any] = {}
-        if changes_results:
-            values["results"] = patch.results
-        if target != job.status:
-            values["status"] = target
-            now = self.now()
-            if target == JobStatus.WORKING and job.date_started is None:
-                values["date_started"] = now
-            if target in FINISHED:
-                values["date_finished"] = now
-            if target == JobStatus.REGISTERED:
-                values["date_finished"] = None
-        return values
+        log.info("job %s of service %s deleted (was %s)", job_id, job.service_id, job.status)
+        self.notifier.notify_all(("job", job_id))
 
     def validate(self, schema: JSON, instance: JSON) -> None:
         """Check ``schema`` and validate ``instance`` against it, raising on any violation."""
         CompiledSchema(schema, field="schema").validate(instance, subject="object")
 
 
-def _check_read_only_fields(job: Job, echoed: Mapping[str, Any]) -> None:
-    problems = [
-        Problem("Read-Only Field Changed", f"{name} cannot be changed: {reason}")
-        for name, value in echoed.items()
-        if (reason := _read_only_mismatch(job, name, value)) is not None
-    ]
-    if problems:
-        raise InvalidInput(*problems)
-
-
-TIMESTAMP_TOLERANCE_SECONDS = 0.001
-"""Clients such as the Java one keep milliseconds, so a date_submitted sent back
-may lose the microseconds; a difference below this is not a change."""
-
-
-def _read_only_mismatch(job: Job, name: str, value: Any) -> str | None:
-    if name == "id":
-        if str(value).lower() != str(job.id):
-            return f"the job's id is {job.id}, the request sent {value!r}"
-        return None
-
-    if name == "parameters":
-        if value != job.parameters:
-            return "the request sent parameters different from the stored ones"
-        return None
-
-    if name == "date_submitted":
-        sent = _parse_timestamp(value)
-        if sent is None:
-            return f"{value!r} is not an ISO 8601 timestamp"
-        if abs((sent - job.date_submitted).total_seconds()) >= TIMESTAMP_TOLERANCE_SECONDS:
-            return f"the job was submitted at {job.date_submitted.isoformat()}, not {value}"
-        return None
-
-    raise ValueError(f"{name!r} is not a read-only job field")
-
-
-def _parse_timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def _replayed(existing: Job, new: NewJob) -> Job:
+    if existing.parameters != new.parameters or existing.priority != new.priority:
+        raise Conflict(Problem(
+            "Idempotency Key Reused",
+            f"this Idempotency-Key already created job {existing.id} with other parameters "
+            "or priority; use a new key for a new job",
+        ))
+    return existing

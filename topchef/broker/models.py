@@ -12,6 +12,10 @@ JSON = Any
 """A value that orjson can serialize: dict, list, str, int, float, bool or None."""
 
 DEFAULT_SERVICE_TIMEOUT_SECONDS = 30
+DEFAULT_LEASE_SECONDS = 60
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_RETRY_DELAY_SECONDS = 1.0
+DEFAULT_RETRY_DELAY_MAX_SECONDS = 300.0
 
 
 class JobStatus(StrEnum):
@@ -41,6 +45,15 @@ class Service:
     """Seconds after the last check-in at which the service counts as timed out."""
     last_checked_in: datetime
     created_at: datetime
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
+    """How long a claim holds a job without a heartbeat."""
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    """Claims a job gets; after the last one an expired lease or a failure is final."""
+    retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS
+    """Backoff before the first retry; it doubles with each attempt."""
+    retry_delay_max_seconds: float = DEFAULT_RETRY_DELAY_MAX_SECONDS
+    retention_seconds: int | None = None
+    """Finished jobs older than this are purged; None keeps them."""
 
     def has_timed_out(self, now: datetime) -> bool:
         return now - self.last_checked_in > timedelta(seconds=self.timeout)
@@ -60,3 +73,44 @@ class Job:
     date_finished: datetime | None
     seq: int
     """Monotonic submission order assigned by the store; breaks FIFO ties."""
+    attempt: int = 0
+    """How many times the job was claimed."""
+    worker: str | None = None
+    """Who holds or last held the job."""
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
+    visible_at: datetime | None = None
+    """A REGISTERED job waiting out a retry delay is not claimed before this."""
+    cancel_requested: bool = False
+    error: str | None = None
+    """Why the job failed or was last requeued."""
+    idempotency_key: str | None = None
+
+    @property
+    def lease(self) -> Lease | None:
+        if self.lease_token is None or self.lease_expires_at is None:
+            return None
+        return Lease(self.lease_token, self.lease_expires_at, self.worker, self.attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A claim's hold on a job: whoever shows the token may report on the job until expiry."""
+
+    token: str
+    expires_at: datetime
+    worker: str | None
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimValues:
+    """What one claim writes onto each job it takes."""
+
+    now: datetime
+    limit: int
+    worker: str | None
+    lease_token: str
+    lease_expires_at: datetime
+    fifo: bool
+    """Take the oldest jobs whatever their priority, instead of priority order."""

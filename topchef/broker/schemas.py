@@ -118,7 +118,7 @@ class CompiledSchema:
         self.schema = schema
 
     def violations(self, instance: JSON) -> list[Violation]:
-        return [_violation(error) for error in self._validator.iter_errors(instance)]
+        return [_violation(error, self.schema) for error in self._validator.iter_errors(instance)]
 
     def validate(self, instance: JSON, *, subject: str) -> None:
         """Raise SchemaViolation with one problem per violation if ``instance`` is invalid."""
@@ -128,25 +128,51 @@ class CompiledSchema:
 
 
 MAX_MESSAGE_CHARS = 300
+MAX_REASONS_PER_OPTION = 5
 
 
-def _violation(error: jsonschema_rs.ValidationError) -> Violation:
+def _violation(error: jsonschema_rs.ValidationError, schema: JSON) -> Violation:
     message = error.message
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 3] + "..."
 
-    # For oneOf/anyOf, jsonschema-rs only says that no option matched. Name the
-    # option with the fewest errors and its errors, so the sender sees what to fix.
+    # For oneOf/anyOf, jsonschema-rs only says that no option matched; spell
+    # out why each option failed, so the sender sees what to fix.
     branches = getattr(error.kind, "context", None)
     if branches:
-        number, closest = min(enumerate(branches, start=1), key=lambda pair: len(pair[1]))
-        reasons = "; ".join(
-            f"{_pointer(list(sub.instance_path)) or 'top level'}: {sub.message}"
-            for sub in closest
+        options = _resolve(schema, list(error.schema_path))
+        message = f"{message}; " + "; ".join(
+            _describe_option(number, branch, options)
+            for number, branch in enumerate(branches, start=1)
         )
-        message = f"{message}; closest match is option {number}, failing at {reasons}"
 
     return Violation(_pointer(list(error.instance_path)), message)
+
+
+def _describe_option(number: int, branch: list[Any], options: JSON) -> str:
+    title = ""
+    if isinstance(options, list) and number <= len(options) and isinstance(options[number - 1],
+                                                                             dict):
+        title = options[number - 1].get("title", "")
+    name = f"option {number}" + (f" ({title})" if isinstance(title, str) and title else "")
+    reasons = [
+        f"{_pointer(list(sub.instance_path)) or 'top level'}: {sub.message}"
+        for sub in branch[:MAX_REASONS_PER_OPTION]
+    ]
+    if len(branch) > MAX_REASONS_PER_OPTION:
+        reasons.append(f"and {len(branch) - MAX_REASONS_PER_OPTION} more")
+    return f"{name} fails at " + ", ".join(reasons)
+
+
+def _resolve(schema: JSON, path: list[str | int]) -> JSON:
+    node = schema
+    for part in path:
+        in_object = isinstance(node, dict) and part in node
+        in_array = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if not (in_object or in_array):
+            return None
+        node = node[part]
+    return node
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from topchef.broker.models import Job, JobStatus, Service
+from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 
 
 class StoreSession(Protocol):
@@ -25,25 +26,67 @@ class StoreSession(Protocol):
 
     async def update_service(self, service_id: UUID, changes: Mapping[str, Any]) -> None: ...
 
-    async def insert_job(self, job: Job) -> Job:
-        """Insert ``job`` and return it with the ``seq`` the store assigned."""
+    async def delete_service(self, service_id: UUID) -> None:
+        """Delete the service and all its jobs."""
+        ...
+
+    async def insert_jobs(self, new_jobs: Sequence[Job]) -> list[Job]:
+        """Insert jobs in order and return them with the ``seq`` the store assigned."""
         ...
 
     async def get_job(self, job_id: UUID, *, for_update: bool = False) -> Job | None:
         """Return the job; with ``for_update`` it stays locked until the write ends."""
         ...
 
-    async def list_jobs(self, service_id: UUID | None = None) -> Sequence[Job]:
-        """Return jobs in submission order, of one service or of all."""
+    async def find_job_by_key(self, service_id: UUID, idempotency_key: str) -> Job | None: ...
+
+    async def list_jobs(
+        self,
+        service_id: UUID | None = None,
+        *,
+        statuses: Sequence[JobStatus] = (),
+        after_seq: int = 0,
+        limit: int | None = None,
+    ) -> Sequence[Job]:
+        """Return jobs with ``seq`` above ``after_seq`` in submission order, optionally filtered."""
+        ...
+
+    async def recent_jobs(self, service_id: UUID, limit: int) -> Sequence[Job]:
+        """Return the service's newest ``limit`` jobs, oldest of them first."""
         ...
 
     async def next_jobs(self, service_id: UUID, limit: int) -> Sequence[Job]:
-        """Return up to ``limit`` REGISTERED jobs in dispatch order without claiming them."""
+        """Return up to ``limit`` REGISTERED jobs in priority order without claiming them."""
         ...
 
-    async def update_job(self, job_id: UUID, changes: Mapping[str, Any]) -> None: ...
+    async def claim_jobs(self, service_id: UUID, claim: ClaimValues) -> Sequence[Job]:
+        """Move up to ``claim.limit`` visible REGISTERED jobs to WORKING under one lease.
+
+        One statement: concurrent claims never take the same job and, on
+        PostgreSQL, skip rows another claim has locked instead of waiting.
+        """
+        ...
+
+    async def expired_leases(self, now: datetime, limit: int) -> Sequence[Job]:
+        """Return up to ``limit`` jobs whose lease expired at or before ``now``, locked."""
+        ...
+
+    async def update_job(
+        self, job_id: UUID, changes: Mapping[str, Any], *, lease_token: str | None = None
+    ) -> bool:
+        """Apply ``changes``; with ``lease_token``, only while the job still holds that lease.
+
+        Return whether a job was changed.
+        """
+        ...
+
+    async def delete_job(self, job_id: UUID) -> None: ...
 
     async def count_jobs(self, service_id: UUID) -> Mapping[JobStatus, int]: ...
+
+    async def purge_finished(self, service_id: UUID, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` jobs that finished before ``before``; return how many."""
+        ...
 
 
 class Store(Protocol):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from topchef.broker.models import Job, JobStatus, Service
+from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.store.tables import jobs, services
 from topchef.store.urls import DatabaseTarget
 
@@ -36,61 +37,42 @@ def _json_dumps(value: Any) -> str:
 
 
 def _service_from_row(row: sa.Row[Any]) -> Service:
-    return Service(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        job_registration_schema=row.job_registration_schema,
-        job_result_schema=row.job_result_schema,
-        is_available=row.is_available,
-        timeout=row.timeout,
-        last_checked_in=row.last_checked_in,
-        created_at=row.created_at,
-    )
+    return Service(**row._mapping)
 
 
 def _job_from_row(row: sa.Row[Any]) -> Job:
-    return Job(
-        id=row.id,
-        service_id=row.service_id,
-        status=JobStatus(row.status),
-        parameters=row.parameters,
-        results=row.results,
-        priority=row.priority,
-        date_submitted=row.date_submitted,
-        date_started=row.date_started,
-        date_finished=row.date_finished,
-        seq=row.seq,
-    )
+    return Job(**{**row._mapping, "status": JobStatus(row.status)})
 
 
-def _job_values(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "service_id": job.service_id,
-        "status": job.status.value,
-        "priority": job.priority,
-        "parameters": job.parameters,
-        "results": job.results,
-        "date_submitted": job.date_submitted,
-        "date_started": job.date_started,
-        "date_finished": job.date_finished,
-    }
+def _values(record: Service | Job, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    values = {name: getattr(record, name) for name in type(record).__slots__ if name not in skip}
+    if isinstance(values.get("status"), JobStatus):
+        values["status"] = values["status"].value
+    return values
 
 
-_DISPATCH_ORDER = (jobs.c.priority.desc(), jobs.c.seq)
+_PRIORITY_ORDER = (jobs.c.priority.desc(), jobs.c.seq)
 # A literal, not a bound parameter, so SQLite can match the partial queue index.
 _IS_REGISTERED = jobs.c.status == sa.literal_column("'REGISTERED'")
 
 
-def next_jobs_query(service_id: UUID, limit: int) -> sa.Select[Any]:
-    """Select the next ``limit`` REGISTERED jobs of a service from the queue index alone."""
-    return (
-        jobs.select()
-        .where(jobs.c.service_id == service_id, _IS_REGISTERED)
-        .order_by(*_DISPATCH_ORDER)
-        .limit(limit)
-    )
+def next_jobs_query(
+    service_id: UUID, limit: int, *, now: datetime | None = None, fifo: bool = False
+) -> sa.Select[Any]:
+    """Select the next ``limit`` REGISTERED jobs of a service from a queue index.
+
+    With ``now``, jobs still waiting out a retry delay are skipped. With
+    ``fifo``, the oldest jobs come first whatever their priority.
+    """
+    query = jobs.select().where(jobs.c.service_id == service_id, _IS_REGISTERED)
+    if now is not None:
+        query = query.where(sa.or_(jobs.c.visible_at.is_(None), jobs.c.visible_at <= now))
+    order = (jobs.c.seq,) if fifo else _PRIORITY_ORDER
+    return query.order_by(*order).limit(limit)
+
+
+def _dispatch_key(job: Job, *, fifo: bool) -> tuple[int, ...]:
+    return (job.seq,) if fifo else (-job.priority, job.seq)
 
 
 class SQLSession:
@@ -101,19 +83,7 @@ class SQLSession:
         self._locks_rows = locks_rows
 
     async def insert_service(self, service: Service) -> None:
-        await self._connection.execute(
-            services.insert().values(
-                id=service.id,
-                name=service.name,
-                description=service.description,
-                job_registration_schema=service.job_registration_schema,
-                job_result_schema=service.job_result_schema,
-                is_available=service.is_available,
-                timeout=service.timeout,
-                last_checked_in=service.last_checked_in,
-                created_at=service.created_at,
-            )
-        )
+        await self._connection.execute(services.insert().values(**_values(service)))
 
     async def get_service(self, service_id: UUID) -> Service | None:
         result = await self._connection.execute(
@@ -133,12 +103,20 @@ class SQLSession:
             services.update().where(services.c.id == service_id).values(**changes)
         )
 
-    async def insert_job(self, job: Job) -> Job:
+    async def delete_service(self, service_id: UUID) -> None:
+        # Jobs go first: foreign keys cascade on PostgreSQL, but only where
+        # SQLite's foreign_keys pragma is on, so the store does not rely on it.
+        await self._connection.execute(jobs.delete().where(jobs.c.service_id == service_id))
+        await self._connection.execute(services.delete().where(services.c.id == service_id))
+
+    async def insert_jobs(self, new_jobs: Sequence[Job]) -> list[Job]:
+        statement = jobs.insert().returning(jobs.c.seq, sort_by_parameter_order=True)
         result = await self._connection.execute(
-            jobs.insert().values(**_job_values(job)).returning(jobs.c.seq)
+            statement, [_values(job, skip=("seq",)) for job in new_jobs]
         )
-        seq = result.scalar_one()
-        return Job(**{**_job_fields(job), "seq": seq})
+        seqs = result.scalars().all()
+        return [Job(**{**_values(job), "status": job.status, "seq": seq})
+                for job, seq in zip(new_jobs, seqs, strict=True)]
 
     async def get_job(self, job_id: UUID, *, for_update: bool = False) -> Job | None:
         query = jobs.select().where(jobs.c.id == job_id)
@@ -147,21 +125,92 @@ class SQLSession:
         row = (await self._connection.execute(query)).first()
         return None if row is None else _job_from_row(row)
 
-    async def list_jobs(self, service_id: UUID | None = None) -> Sequence[Job]:
-        query = jobs.select().order_by(jobs.c.seq)
+    async def find_job_by_key(self, service_id: UUID, idempotency_key: str) -> Job | None:
+        query = jobs.select().where(
+            jobs.c.service_id == service_id, jobs.c.idempotency_key == idempotency_key
+        )
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else _job_from_row(row)
+
+    async def list_jobs(
+        self,
+        service_id: UUID | None = None,
+        *,
+        statuses: Sequence[JobStatus] = (),
+        after_seq: int = 0,
+        limit: int | None = None,
+    ) -> Sequence[Job]:
+        query = jobs.select().where(jobs.c.seq > after_seq).order_by(jobs.c.seq)
         if service_id is not None:
             query = query.where(jobs.c.service_id == service_id)
+        if statuses:
+            query = query.where(jobs.c.status.in_([status.value for status in statuses]))
+        if limit is not None:
+            query = query.limit(limit)
         return [_job_from_row(row) for row in await self._connection.execute(query)]
+
+    async def recent_jobs(self, service_id: UUID, limit: int) -> Sequence[Job]:
+        query = (
+            jobs.select()
+            .where(jobs.c.service_id == service_id)
+            .order_by(jobs.c.seq.desc())
+            .limit(limit)
+        )
+        rows = await self._connection.execute(query)
+        return [_job_from_row(row) for row in rows][::-1]
 
     async def next_jobs(self, service_id: UUID, limit: int) -> Sequence[Job]:
         query = next_jobs_query(service_id, limit)
         return [_job_from_row(row) for row in await self._connection.execute(query)]
 
-    async def update_job(self, job_id: UUID, changes: Mapping[str, Any]) -> None:
+    async def claim_jobs(self, service_id: UUID, claim: ClaimValues) -> Sequence[Job]:
+        candidates = next_jobs_query(service_id, claim.limit, now=claim.now, fifo=claim.fifo)
+        candidates = candidates.with_only_columns(jobs.c.seq)
+        if self._locks_rows:
+            candidates = candidates.with_for_update(skip_locked=True)
+
+        statement = (
+            jobs.update()
+            .where(jobs.c.seq.in_(candidates.scalar_subquery()), _IS_REGISTERED)
+            .values(
+                status=JobStatus.WORKING.value,
+                attempt=jobs.c.attempt + 1,
+                worker=claim.worker,
+                lease_token=claim.lease_token,
+                lease_expires_at=claim.lease_expires_at,
+                visible_at=None,
+                date_started=sa.func.coalesce(jobs.c.date_started, claim.now),
+            )
+            .returning(*jobs.c)
+        )
+        claimed = [_job_from_row(row) for row in await self._connection.execute(statement)]
+        return sorted(claimed, key=lambda job: _dispatch_key(job, fifo=claim.fifo))
+
+    async def expired_leases(self, now: datetime, limit: int) -> Sequence[Job]:
+        query = (
+            jobs.select()
+            .where(jobs.c.lease_token.is_not(None), jobs.c.lease_expires_at <= now)
+            .order_by(jobs.c.lease_expires_at)
+            .limit(limit)
+        )
+        if self._locks_rows:
+            query = query.with_for_update(skip_locked=True)
+        return [_job_from_row(row) for row in await self._connection.execute(query)]
+
+    async def update_job(
+        self, job_id: UUID, changes: Mapping[str, Any], *, lease_token: str | None = None
+    ) -> bool:
         values = dict(changes)
         if isinstance(values.get("status"), JobStatus):
             values["status"] = values["status"].value
-        await self._connection.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+        statement = jobs.update().where(jobs.c.id == job_id).values(**values)
+        if lease_token is not None:
+            statement = statement.where(jobs.c.lease_token == lease_token)
+        result = await self._connection.execute(statement)
+        return result.rowcount == 1
+
+    async def delete_job(self, job_id: UUID) -> None:
+        await self._connection.execute(jobs.delete().where(jobs.c.id == job_id))
 
     async def count_jobs(self, service_id: UUID) -> Mapping[JobStatus, int]:
         query = (
@@ -174,9 +223,23 @@ class SQLSession:
             counts[JobStatus(status)] = count
         return counts
 
-
-def _job_fields(job: Job) -> dict[str, Any]:
-    return {name: getattr(job, name) for name in Job.__slots__}
+    async def purge_finished(self, service_id: UUID, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the service's jobs that finished before ``before``."""
+        oldest = (
+            sa.select(jobs.c.seq)
+            .where(
+                jobs.c.service_id == service_id,
+                jobs.c.date_finished.is_not(None),
+                jobs.c.date_finished < before,
+                jobs.c.status.in_([JobStatus.COMPLETED.value, JobStatus.ERROR.value]),
+            )
+            .order_by(jobs.c.date_finished)
+            .limit(limit)
+        )
+        result = await self._connection.execute(
+            jobs.delete().where(jobs.c.seq.in_(oldest.scalar_subquery()))
+        )
+        return result.rowcount
 
 
 class SQLStore:

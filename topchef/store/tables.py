@@ -65,7 +65,24 @@ services = sa.Table(
     sa.Column("timeout", sa.Integer(), nullable=False, comment="seconds"),
     sa.Column("last_checked_in", UTCDateTime(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("lease_seconds", sa.Integer(), nullable=False, server_default="60",
+              comment="how long a claim holds a job without a heartbeat"),
+    sa.Column("max_attempts", sa.Integer(), nullable=False, server_default="3",
+              comment="claims a job gets before an expired lease or a failure is final"),
+    sa.Column("retry_delay_seconds", sa.Float(), nullable=False, server_default="1",
+              comment="backoff before the first retry; doubles with each attempt"),
+    sa.Column("retry_delay_max_seconds", sa.Float(), nullable=False, server_default="300"),
+    sa.Column("retention_seconds", sa.Integer(), nullable=True,
+              comment="finished jobs older than this are purged; NULL keeps them"),
     sa.CheckConstraint("timeout > 0", name="timeout_positive"),
+    sa.CheckConstraint("lease_seconds > 0", name="lease_seconds_positive"),
+    sa.CheckConstraint("max_attempts > 0", name="max_attempts_positive"),
+    sa.CheckConstraint(
+        "retry_delay_seconds >= 0 AND retry_delay_max_seconds >= 0", name="retry_delay_not_negative"
+    ),
+    sa.CheckConstraint(
+        "retention_seconds IS NULL OR retention_seconds > 0", name="retention_seconds_positive"
+    ),
 )
 
 jobs = sa.Table(
@@ -88,8 +105,23 @@ jobs = sa.Table(
     sa.Column("date_submitted", UTCDateTime(), nullable=False),
     sa.Column("date_started", UTCDateTime(), nullable=True),
     sa.Column("date_finished", UTCDateTime(), nullable=True),
+    sa.Column("attempt", sa.Integer(), nullable=False, server_default="0",
+              comment="how many times the job was claimed"),
+    sa.Column("worker", sa.Text(), nullable=True, comment="who holds or last held the job"),
+    sa.Column("lease_token", sa.Text(), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("visible_at", UTCDateTime(), nullable=True,
+              comment="a REGISTERED job waiting out a retry delay is not claimed before this"),
+    sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("error", sa.Text(), nullable=True, comment="why the job failed or was requeued"),
+    sa.Column("idempotency_key", sa.Text(), nullable=True),
     sa.CheckConstraint(
         "status IN ('REGISTERED', 'WORKING', 'COMPLETED', 'ERROR')", name="status_known"
+    ),
+    # A lease exists exactly while the job is WORKING under a claim.
+    sa.CheckConstraint(
+        "lease_token IS NULL OR (status = 'WORKING' AND lease_expires_at IS NOT NULL)",
+        name="lease_only_while_working",
     ),
     sqlite_autoincrement=True,
 )
@@ -107,3 +139,40 @@ sa.Index(
 
 # A service's jobs in submission order, for listings and counts.
 sa.Index("ix_jobs_service_id_seq", jobs.c.service_id, jobs.c.seq)
+
+# The oldest REGISTERED jobs first whatever their priority, for the claims that
+# serve the queue in plain FIFO order so low priorities are not starved.
+sa.Index(
+    "ix_jobs_fifo_queue",
+    jobs.c.service_id,
+    jobs.c.seq,
+    sqlite_where=jobs.c.status == sa.literal_column("'REGISTERED'"),
+    postgresql_where=jobs.c.status == sa.literal_column("'REGISTERED'"),
+)
+
+# Leases to expire, found without reading the jobs that hold none.
+sa.Index(
+    "ix_jobs_lease_expires_at",
+    jobs.c.lease_expires_at,
+    sqlite_where=jobs.c.lease_token.is_not(None),
+    postgresql_where=jobs.c.lease_token.is_not(None),
+)
+
+# Finished jobs by age, for the retention purge.
+sa.Index(
+    "ix_jobs_finished",
+    jobs.c.service_id,
+    jobs.c.date_finished,
+    sqlite_where=jobs.c.date_finished.is_not(None),
+    postgresql_where=jobs.c.date_finished.is_not(None),
+)
+
+# One job per Idempotency-Key and service: a repeated POST finds the first one.
+sa.Index(
+    "uq_jobs_idempotency_key",
+    jobs.c.service_id,
+    jobs.c.idempotency_key,
+    unique=True,
+    sqlite_where=jobs.c.idempotency_key.is_not(None),
+    postgresql_where=jobs.c.idempotency_key.is_not(None),
+)

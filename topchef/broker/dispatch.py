@@ -1,0 +1,274 @@
+"""Claims, leases, heartbeats, failures, cancellation and lease expiry.
+
+A claim moves jobs from REGISTERED to WORKING under a lease: an opaque token,
+an expiry, the worker's name and the attempt number. Whoever shows the token
+may heartbeat, complete or fail the job until the lease expires; after that
+the expiry sweep returns the job to the queue (or to ERROR on its last
+attempt) and the old token is refused with a 409.
+
+Priority and fairness: most claims take the highest priority first (FIFO
+among equals), but a share of claims (``FIFO_CLAIM_SHARE``) takes the oldest
+job whatever its priority. Under a steady stream of high-priority jobs a
+low-priority job therefore still moves up one place in every such claim and
+is served after about ``position / FIFO_CLAIM_SHARE`` claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from topchef.broker.errors import Conflict, JobNotFound, Problem, ServiceNotFound
+from topchef.broker.models import ClaimValues, Job, JobStatus, Service
+from topchef.broker.notify import Notifier
+
+if TYPE_CHECKING:
+    from topchef.broker.broker import Clock
+    from topchef.store.base import Store, StoreSession
+
+log = logging.getLogger(__name__)
+
+FIFO_CLAIM_SHARE = 0.1
+WAIT_RECHECK_SECONDS = 5.0
+"""A long poll checks the queue at least this often even without a wake-up,
+so a wake-up that was lost (or a retry delay that ran out) delays a job but
+never strands it."""
+EXPIRY_BATCH_SIZE = 200
+RETRY_JITTER = (0.5, 1.0)
+"""Each retry delay is scaled by a random factor in this range, so jobs that
+failed together do not all come back at the same moment."""
+LEASE_TOKEN_BYTES = 24
+
+
+class LeaseLost(Conflict):
+    default_title = "Lease Lost"
+
+
+class JobCancelled(Conflict):
+    default_title = "Job Cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    worker: str | None = None
+    lease_seconds: int | None = None
+    """How long the lease lasts; None takes the service's ``lease_seconds``."""
+    wait_seconds: float = 0.0
+    limit: int = 1
+
+
+def retry_delay(service: Service, attempt: int, rng: random.Random) -> float:
+    """Return seconds to wait before retry number ``attempt`` (1 for the first retry)."""
+    base = service.retry_delay_seconds * 2 ** max(attempt - 1, 0)
+    delay: float = min(service.retry_delay_max_seconds, base) * rng.uniform(*RETRY_JITTER)
+    return delay
+
+
+class Dispatcher:
+    def __init__(
+        self, store: Store, notifier: Notifier, *, clock: Clock, rng: random.Random | None = None
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    # Claims
+
+    async def claim(self, service_id: UUID, request: ClaimRequest) -> Sequence[Job]:
+        """Claim up to ``request.limit`` jobs, waiting up to ``wait_seconds`` for one to arrive."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.wait_seconds
+
+        while True:
+            with self.notifier.waiter(service_id) as waiter:
+                claimed = await self._claim_once(service_id, request)
+                remaining = deadline - loop.time()
+                if claimed or remaining <= 0:
+                    return claimed
+                await waiter.wait(min(remaining, WAIT_RECHECK_SECONDS))
+
+    async def _claim_once(self, service_id: UUID, request: ClaimRequest) -> Sequence[Job]:
+        now = self._clock()
+        async with self.store.write() as session:
+            service = await session.get_service(service_id)
+            if service is None:
+                raise ServiceNotFound(service_id)
+            lease_seconds = request.lease_seconds or service.lease_seconds
+            values = ClaimValues(
+                now=now,
+                limit=request.limit,
+                worker=request.worker,
+                lease_token=secrets.token_urlsafe(LEASE_TOKEN_BYTES),
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                fifo=self._rng.random() < FIFO_CLAIM_SHARE,
+            )
+            claimed = await session.claim_jobs(service_id, values)
+
+        for job in claimed:
+            log.info("job %s of service %s claimed by %s (attempt %d, lease %d s)",
+                     job.id, service_id, job.worker or "an unnamed worker", job.attempt,
+                     lease_seconds)
+        return claimed
+
+    # Leases
+
+    async def heartbeat(self, job_id: UUID, token: str, lease_seconds: int | None) -> Job:
+        """Extend the job's lease; raise JobCancelled if its cancellation was requested."""
+        now = self._clock()
+        async with self.store.write() as session:
+            job, service = await _locked_job(session, job_id)
+            check_lease(job, token, now)
+            if job.cancel_requested:
+                await session.update_job(job_id, _finish(now, JobStatus.ERROR, CANCELLED))
+            else:
+                expires = now + timedelta(seconds=lease_seconds or service.lease_seconds)
+                await session.update_job(job_id, {"lease_expires_at": expires})
+                job = _replace(job, lease_expires_at=expires)
+
+        if job.cancel_requested:
+            self._finished(job, JobStatus.ERROR, CANCELLED)
+            raise JobCancelled(f"job {job_id} was cancelled; stop working on it")
+        return job
+
+    async def fail(self, job_id: UUID, *, token: str | None, error: str, retry: bool) -> Job:
+        """Record a worker's failure: requeue after a delay if ``retry`` and attempts remain."""
+        now = self._clock()
+        async with self.store.write() as session:
+            job, service = await _locked_job(session, job_id)
+            if token is not None:
+                check_lease(job, token, now)
+            elif job.status != JobStatus.WORKING:
+                detail = f"only a WORKING job can fail; job {job_id} is {job.status}"
+                raise Conflict(Problem("Status Change Not Allowed", detail))
+            changes = self._failure_changes(job, service, now, error=error, retry=retry)
+            await session.update_job(job_id, changes)
+            updated = await session.get_job(job_id)
+        assert updated is not None  # locked in the same transaction
+
+        self._after_change(updated, reason=error)
+        return updated
+
+    def _failure_changes(
+        self, job: Job, service: Service, now: datetime, *, error: str, retry: bool
+    ) -> dict[str, Any]:
+        if job.cancel_requested:
+            return _finish(now, JobStatus.ERROR, CANCELLED)
+        if not retry or job.attempt >= service.max_attempts:
+            if retry:
+                error = f"{error} (no attempts left: {job.attempt} of {service.max_attempts})"
+            return _finish(now, JobStatus.ERROR, error)
+
+        delay = retry_delay(service, job.attempt, self._rng)
+        self._wake_later(job.service_id, delay)
+        return {
+            **_RELEASED,
+            "status": JobStatus.REGISTERED,
+            "visible_at": now + timedelta(seconds=delay),
+            "error": error,
+        }
+
+    async def expire_leases(self) -> int:
+        """Requeue or fail jobs whose lease expired; return how many were handled."""
+        now = self._clock()
+        handled: list[tuple[Job, str, JobStatus]] = []
+        async with self.store.write() as session:
+            for job in await session.expired_leases(now, EXPIRY_BATCH_SIZE):
+                service = await session.get_service(job.service_id)
+                if service is None or job.lease_token is None:
+                    continue
+                reason = (f"the lease of {job.worker or 'an unnamed worker'} expired "
+                          f"on attempt {job.attempt} of {service.max_attempts}")
+                changes = self._failure_changes(job, service, now, error=reason, retry=True)
+                if await session.update_job(job.id, changes, lease_token=job.lease_token):
+                    handled.append((job, changes["error"], changes["status"]))
+
+        for job, reason, status in handled:
+            if status == JobStatus.REGISTERED:
+                log.warning("job %s of service %s requeued: %s", job.id, job.service_id, reason)
+            else:
+                self._finished(job, status, reason)
+        return len(handled)
+
+    # Cancellation
+
+    async def cancel(self, job_id: UUID) -> Job:
+        """Cancel a job: a REGISTERED one ends as ERROR now, a WORKING one when its worker hears."""
+        now = self._clock()
+        async with self.store.write() as session:
+            job, _service = await _locked_job(session, job_id)
+            if job.status == JobStatus.REGISTERED:
+                await session.update_job(job_id, _finish(now, JobStatus.ERROR, CANCELLED))
+            elif job.status == JobStatus.WORKING:
+                await session.update_job(job_id, {"cancel_requested": True})
+            else:
+                raise Conflict(Problem("Job Already Finished",
+                                       f"job {job_id} is {job.status} and cannot be cancelled"))
+            updated = await session.get_job(job_id)
+        assert updated is not None  # locked in the same transaction
+
+        if updated.status == JobStatus.ERROR:
+            self._finished(updated, JobStatus.ERROR, CANCELLED)
+        else:
+            log.info("job %s of service %s: cancellation requested while WORKING",
+                     job_id, updated.service_id)
+        return updated
+
+    # Notifications
+
+    def _after_change(self, job: Job, *, reason: str) -> None:
+        if job.status == JobStatus.REGISTERED:
+            log.info("job %s of service %s requeued (%s); visible again at %s",
+                     job.id, job.service_id, reason,
+                     job.visible_at.isoformat() if job.visible_at else "once")
+        else:
+            self._finished(job, job.status, reason)
+
+    def _finished(self, job: Job, status: JobStatus, reason: str) -> None:
+        log_level = logging.ERROR if status == JobStatus.ERROR else logging.INFO
+        log.log(log_level, "job %s of service %s is %s: %s", job.id, job.service_id, status,
+                reason)
+        self.notifier.notify_all(("job", job.id))
+
+    def _wake_later(self, service_id: UUID, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, self.notifier.notify, service_id)
+
+
+CANCELLED = "cancelled by request"
+
+_RELEASED = {"lease_token": None, "lease_expires_at": None}
+
+
+def _finish(now: datetime, status: JobStatus, error: str) -> dict[str, Any]:
+    return {**_RELEASED, "status": status, "date_finished": now, "error": error}
+
+
+def _replace(job: Job, **changes: Any) -> Job:
+    return Job(**{**{name: getattr(job, name) for name in Job.__slots__}, **changes})
+
+
+def check_lease(job: Job, token: str, now: datetime) -> None:
+    """Raise LeaseLost unless ``token`` is the job's current, unexpired lease."""
+    if job.lease_token is None or job.lease_token != token:
+        raise LeaseLost(f"job {job.id} is not held under this lease (it is {job.status}; "
+                        "the lease expired or the job was handed to another worker)")
+    if job.lease_expires_at is not None and job.lease_expires_at <= now:
+        raise LeaseLost(f"the lease on job {job.id} expired at {job.lease_expires_at.isoformat()}")
+
+
+async def _locked_job(session: StoreSession, job_id: UUID) -> tuple[Job, Service]:
+    job = await session.get_job(job_id, for_update=True)
+    if job is None:
+        raise JobNotFound(job_id)
+    service = await session.get_service(job.service_id)
+    if service is None:
+        raise ServiceNotFound(job.service_id)
+    return job, service

@@ -1,0 +1,78 @@
+"""The server's background upkeep: expiring leases and purging old finished jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from topchef.broker.dispatch import EXPIRY_BATCH_SIZE
+
+if TYPE_CHECKING:
+    from topchef.broker.broker import Broker
+
+log = logging.getLogger(__name__)
+
+LEASE_SWEEP_SECONDS = 1.0
+PURGE_SWEEP_SECONDS = 60.0
+PURGE_BATCH_SIZE = 500
+"""Jobs deleted per transaction, so a large purge never holds the database for long."""
+
+
+async def expire_all_leases(broker: Broker) -> int:
+    """Handle every expired lease, one bounded batch per transaction; return how many."""
+    total = 0
+    while True:
+        handled = await broker.dispatch.expire_leases()
+        total += handled
+        if handled < EXPIRY_BATCH_SIZE:
+            return total
+
+
+async def purge_finished_jobs(broker: Broker) -> int:
+    """Delete finished jobs older than their service's retention; return how many."""
+    total = 0
+    for service in await broker.list_services():
+        if service.retention_seconds is None:
+            continue
+        before = broker.now() - timedelta(seconds=service.retention_seconds)
+        purged = 0
+        while True:
+            async with broker.store.write() as session:
+                deleted = await session.purge_finished(service.id, before, PURGE_BATCH_SIZE)
+            purged += deleted
+            if deleted < PURGE_BATCH_SIZE:
+                break
+        if purged:
+            log.info("service %s: purged %d jobs finished before %s (retention %d s)",
+                     service.id, purged, before.isoformat(), service.retention_seconds)
+        total += purged
+    return total
+
+
+async def run_maintenance(
+    broker: Broker,
+    stop: asyncio.Event,
+    *,
+    lease_sweep_seconds: float = LEASE_SWEEP_SECONDS,
+    purge_sweep_seconds: float = PURGE_SWEEP_SECONDS,
+) -> None:
+    """Sweep leases and retention until ``stop`` is set; a failed sweep is logged and retried.
+
+    The loop stops between sweeps, never inside one, so no store call is cut off.
+    """
+    loop = asyncio.get_running_loop()
+    next_purge = loop.time()
+    while not stop.is_set():
+        try:
+            await expire_all_leases(broker)
+            if loop.time() >= next_purge:
+                next_purge = loop.time() + purge_sweep_seconds
+                await purge_finished_jobs(broker)
+        except Exception:
+            log.exception("background sweep of leases and retention failed; retrying in %g s",
+                          lease_sweep_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), lease_sweep_seconds)
