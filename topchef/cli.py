@@ -6,10 +6,13 @@ Data goes to standard output, messages and logs to standard error.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 
 import click
+import sqlalchemy.exc
 import uvicorn
 
 import topchef
@@ -21,7 +24,14 @@ from topchef.config import (
     DEFAULT_PORT,
     Settings,
 )
-from topchef.store import DatabaseTarget, UnsupportedDatabaseURL, parse_database_url, upgrade
+from topchef.store import (
+    DatabaseTarget,
+    SchemaNotCurrent,
+    UnsupportedDatabaseURL,
+    check_current,
+    parse_database_url,
+    upgrade,
+)
 
 log = logging.getLogger("topchef.cli")
 
@@ -76,8 +86,11 @@ def serve(host: str, port: int, database_url: str, migrate: bool, log_level: str
     """Run the TopChef server until SIGINT or SIGTERM."""
     _configure_logging(log_level)
     target = _database_target(database_url)
-    if migrate:
-        upgrade(target)
+    with _database_errors(target):
+        if migrate:
+            upgrade(target)
+        else:
+            check_current(target)
 
     from topchef.api import create_app
 
@@ -110,7 +123,23 @@ def db() -> None:
 def db_upgrade(database_url: str) -> None:
     """Create the database schema or migrate it to the newest revision."""
     _configure_logging("info")
-    upgrade(_database_target(database_url))
+    target = _database_target(database_url)
+    with _database_errors(target):
+        upgrade(target)
+
+
+@contextlib.contextmanager
+def _database_errors(target: DatabaseTarget) -> Iterator[None]:
+    """Turn a database that cannot be opened or is out of date into one clear message."""
+    try:
+        yield
+    except SchemaNotCurrent as exc:
+        raise click.ClickException(str(exc)) from exc
+    except sqlalchemy.exc.DBAPIError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise click.ClickException(
+            f"cannot open the database at {target.describe()}: {reason}"
+        ) from exc
 
 
 def _database_target(database_url: str) -> DatabaseTarget:

@@ -33,3 +33,14 @@ class Settings:
     """How often the server looks for expired leases."""
     migrate_on_start: bool = True
     """Run the Alembic migrations before serving; turn off where they run separately."""
+
+
+def settings_from_environment() -> Settings:
+    """Read the settings ``topchef serve`` also takes from TOPCHEF_* variables."""
+    migrate = os.environ.get("TOPCHEF_MIGRATE", "true").strip().lower()
+    return Settings(
+        database_url=database_url_from_environment(),
+        maintainer_name=os.environ.get("TOPCHEF_MAINTAINER_NAME", DEFAULT_MAINTAINER_NAME),
+        maintainer_email=os.environ.get("TOPCHEF_MAINTAINER_EMAIL", ""),
+        migrate_on_start=migrate not in ("false", "0", "no", "off"),
+    )

@@ -34,7 +34,7 @@ def test_unchanged_repeat_is_no_op(status: JobStatus) -> None:
 
 
 def test_completed_results_are_final() -> None:
-    with pytest.raises(Conflict, match="COMPLETED job cannot be changed"):
+    with pytest.raises(Conflict, match="COMPLETED job is final"):
         check_transition(C, C, changes_results=True)
 
 

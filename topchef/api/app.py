@@ -19,8 +19,8 @@ from topchef.api.errors import EXCEPTION_HANDLERS
 from topchef.api.override import MethodOverrideMiddleware
 from topchef.broker import Broker
 from topchef.broker.maintenance import run_maintenance
-from topchef.config import Settings, database_url_from_environment
-from topchef.store import open_sql_store, parse_database_url, upgrade
+from topchef.config import Settings, settings_from_environment
+from topchef.store import check_current, open_sql_store, parse_database_url, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if settings.migrate_on_start:
             upgrade(target)
+        else:
+            check_current(target)
         store = open_sql_store(target)
         broker = Broker(store)
         app.state.broker = broker
@@ -94,5 +96,8 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def create_app_from_environment() -> Starlette:
-    """Build the application from environment variables, for ``uvicorn --factory``."""
-    return create_app(Settings(database_url=database_url_from_environment()))
+    """Build the application from the same environment variables ``topchef serve`` reads.
+
+    For ``uvicorn --factory topchef.api:create_app_from_environment``.
+    """
+    return create_app(settings_from_environment())

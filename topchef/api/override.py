@@ -12,7 +12,7 @@ from topchef.api.envelope import failure
 from topchef.broker.errors import Problem
 
 OVERRIDE_HEADER = b"x-http-method-override"
-OVERRIDABLE = frozenset({"PATCH", "PUT", "DELETE", "POST"})
+OVERRIDABLE = frozenset({"PATCH", "PUT", "DELETE"})
 
 
 class MethodOverrideMiddleware:

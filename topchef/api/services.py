@@ -12,7 +12,15 @@ from topchef.api import query, schemas, views
 from topchef.api.envelope import no_content, success
 from topchef.api.requests import check_body, path_id, read_json_object, required_json_object
 from topchef.api.state import broker_of
-from topchef.broker import ClaimRequest, NewJob, NewService, ServiceChanges, ServiceSettings
+from topchef.broker import (
+    ClaimRequest,
+    InvalidInput,
+    NewJob,
+    NewService,
+    Problem,
+    ServiceChanges,
+    ServiceSettings,
+)
 
 SERVICE_CREATED = "service successfully created"
 SERVICE_DETAIL_JOBS = 100
@@ -92,11 +100,23 @@ async def patch_service(request: Request) -> Response:
     changes = ServiceChanges(
         name=body.get("name"),
         description=body.get("description"),
-        is_available=body.get("is_available", body.get("is_service_available")),
+        is_available=_availability(body),
         settings=_settings(body),
     )
     await broker_of(request).check_in(service_id, changes)
     return await _service_response(request, service_id)
+
+
+def _availability(body: dict[str, Any]) -> bool | None:
+    """Read is_available, or its alias is_service_available, the field a client reads back."""
+    values = {body[name] for name in ("is_available", "is_service_available") if name in body}
+    if len(values) > 1:
+        raise InvalidInput(Problem(
+            "Invalid Request",
+            "is_available and is_service_available are the same setting and disagree; "
+            "send one of them",
+        ))
+    return values.pop() if values else None
 
 
 async def delete_service(request: Request) -> Response:

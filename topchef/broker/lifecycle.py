@@ -41,8 +41,11 @@ def check_transition(current: JobStatus, target: JobStatus, *, changes_results: 
     if target == current and not changes_results:
         return
 
-    if target == current:
-        detail = f"a {current} job cannot be changed"
+    if target == current == JobStatus.COMPLETED:
+        detail = "a COMPLETED job is final; its results cannot change"
+    elif target == current:
+        detail = (f"the results of a {current} job cannot change unless its status changes too; "
+                  "send them with status WORKING, COMPLETED or ERROR")
     else:
         detail = f"a job cannot move from {current} to {target}"
     raise Conflict(Problem("Status Change Not Allowed", detail))

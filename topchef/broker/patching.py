@@ -67,7 +67,8 @@ def _status_values(job: Job, target: JobStatus, now: datetime) -> dict[str, Any]
     elif target in FINISHED:
         values["date_finished"] = now
     elif target == JobStatus.REGISTERED:
-        values.update(date_finished=None, visible_at=None)
+        # Back in the queue, the job runs afresh: results of an earlier run must not count.
+        values.update(date_finished=None, visible_at=None, results=None)
         if job.status == JobStatus.ERROR:
             values["attempt"] = 0  # a manual retry gets the service's full max_attempts again
     return values

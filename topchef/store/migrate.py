@@ -48,3 +48,24 @@ def upgrade(target: DatabaseTarget) -> None:
             "database schema migrated from revision %s to %s (%s)",
             before or "none", after, target.describe(),
         )
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database schema is older (or newer) than this version of TopChef expects."""
+
+
+def check_current(target: DatabaseTarget) -> None:
+    """Raise SchemaNotCurrent unless the database is at the newest revision."""
+    engine = sa.create_engine(target.sync_url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+    expected = head_revision()
+    if current != expected:
+        raise SchemaNotCurrent(
+            f"the database at {target.describe()} has schema revision {current or 'none'}, "
+            f"this TopChef needs {expected}; run: topchef db upgrade --database-url URL"
+        )

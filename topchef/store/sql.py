@@ -164,14 +164,17 @@ class SQLSession:
         return [_job_from_row(row) for row in await self._connection.execute(query)]
 
     async def claim_jobs(self, service_id: UUID, claim: ClaimValues) -> Sequence[Job]:
-        candidates = next_jobs_query(service_id, claim.limit, now=claim.now, fifo=claim.fifo)
-        candidates = candidates.with_only_columns(jobs.c.seq)
+        select = next_jobs_query(service_id, claim.limit, now=claim.now, fifo=claim.fifo)
+        select = select.with_only_columns(jobs.c.seq)
         if self._locks_rows:
-            candidates = candidates.with_for_update(skip_locked=True)
+            select = select.with_for_update(skip_locked=True)
+        # A materialized CTE runs the LIMIT once. As a plain IN (subquery),
+        # PostgreSQL may re-run it per row and so take more than ``limit`` jobs.
+        candidates = select.cte("candidates").prefix_with("MATERIALIZED", dialect="postgresql")
 
         statement = (
             jobs.update()
-            .where(jobs.c.seq.in_(candidates.scalar_subquery()), _IS_REGISTERED)
+            .where(jobs.c.seq.in_(sa.select(candidates.c.seq)), _IS_REGISTERED)
             .values(
                 status=JobStatus.WORKING.value,
                 attempt=jobs.c.attempt + 1,
