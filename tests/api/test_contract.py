@@ -150,3 +150,21 @@ async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
     assert response.status_code == 405
     assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
     assert response.json()["errors"][0]["title"] == "Method Not Allowed"
+
+
+async def test_views_match_published_schemas(client: httpx.AsyncClient) -> None:
+    from topchef.broker.schemas import CompiledSchema
+
+    service_id = await create_service(client)
+    job = await submit(client, service_id, 1)
+    await client.post(f"/services/{service_id}/jobs/next", json={"worker": "w"})
+
+    for path, schema_key in [
+        (f"/jobs/{job['id']}", "job_info_schema"),
+        (f"/jobs/{job['id']}?view=full", "job_info_schema"),
+        (f"/services/{service_id}", "service_schema"),
+        (f"/services/{service_id}?view=full", "service_schema"),
+    ]:
+        body = (await client.get(path)).json()
+        violations = CompiledSchema(body["meta"][schema_key]).violations(body["data"])
+        assert violations == [], f"{path}: {violations}"

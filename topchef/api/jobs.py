@@ -36,7 +36,7 @@ async def list_jobs(request: Request) -> Response:
     )
 
     render = views.job_full if full else views.job_overview
-    schema = schemas.JOB_SCHEMA if full else schemas.JOB_OVERVIEW_SCHEMA
+    schema = schemas.JOB_FULL_SCHEMA if full else schemas.JOB_OVERVIEW_SCHEMA
     return success(
         [render(job) for job in page.jobs],
         self_url=str(request.url),
@@ -48,7 +48,7 @@ async def list_jobs(request: Request) -> Response:
 def _job_response(request: Request, job: Job, *, full: bool) -> Response:
     data = views.job_full(job) if full else views.job_detail(job)
     meta = {
-        "job_info_schema": schemas.JOB_SCHEMA,
+        "job_info_schema": schemas.JOB_FULL_SCHEMA if full else schemas.JOB_SCHEMA,
         "patch_request_schema": schemas.JOB_PATCH_SCHEMA,
     }
     return success(data, self_url=str(request.url), meta=meta)

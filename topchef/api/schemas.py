@@ -59,6 +59,37 @@ JOB_SCHEMA = _object(
     title="Job",
 )
 
+_OPTIONAL_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+
+JOB_FULL_SCHEMA = _object(
+    {
+        **JOB_SCHEMA["properties"],
+        "service_id": _UUID,
+        "priority": {"type": "integer"},
+        "attempt": {"type": "integer", "minimum": 0,
+                    "description": "how many times the job was claimed"},
+        "worker": {"type": ["string", "null"]},
+        "lease": {
+            "type": ["object", "null"],
+            "properties": {
+                "token": {"type": "string", "description": "only in claim and heartbeat "
+                          "responses"},
+                "expires_at": _TIMESTAMP,
+                "worker": {"type": ["string", "null"]},
+                "attempt": {"type": "integer"},
+            },
+        },
+        "date_started": _OPTIONAL_TIMESTAMP,
+        "date_finished": _OPTIONAL_TIMESTAMP,
+        "visible_at": {**_OPTIONAL_TIMESTAMP,
+                       "description": "a job waiting out a retry delay is not claimed before"},
+        "cancel_requested": {"type": "boolean"},
+        "error": {"type": ["string", "null"]},
+    },
+    required=[*JOB_SCHEMA["required"], "service_id", "priority", "attempt"],
+    title="Job, full view",
+)
+
 SERVICE_OVERVIEW_SCHEMA = _object(
     {"id": _UUID, "name": {"type": "string"}, "description": {"type": "string"}},
     required=["id", "name", "description"],
@@ -117,6 +148,19 @@ NEW_SERVICE_SCHEMA = _object(
     },
     required=["name", "description", "job_registration_schema", "job_result_schema"],
     title="New service",
+)
+
+SERVICE_FULL_SCHEMA = _object(
+    {
+        **SERVICE_SCHEMA["properties"],
+        **_SETTINGS,
+        "last_checked_in": _TIMESTAMP,
+        "date_created": _TIMESTAMP,
+        "job_counts": {"type": "object", "additionalProperties": {"type": "integer"},
+                       "description": "jobs of this service by status"},
+    },
+    required=SERVICE_SCHEMA["required"],
+    title="Service, full view",
 )
 
 SERVICE_PATCH_SCHEMA = _object(

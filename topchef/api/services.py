@@ -83,8 +83,8 @@ async def _service_response(request: Request, service_id: UUID) -> Response:
     links = {}
     if sum(counts.values()) > len(jobs):
         links["jobs"] = str(request.url_for("service_jobs", service_id=str(service_id)))
-    return success(data, self_url=str(request.url), meta={"service_schema": schemas.SERVICE_SCHEMA},
-                   links=links)
+    schema = schemas.SERVICE_FULL_SCHEMA if full else schemas.SERVICE_SCHEMA
+    return success(data, self_url=str(request.url), meta={"service_schema": schema}, links=links)
 
 
 async def get_service(request: Request) -> Response:
@@ -140,7 +140,8 @@ async def list_service_jobs(request: Request) -> Response:
     render = views.job_full if full else views.job_detail
     meta = {
         "new_job_schema": schemas.new_job_schema(service.job_registration_schema),
-        "data_schema": {"type": "array", "items": schemas.JOB_SCHEMA},
+        "data_schema": {"type": "array",
+                        "items": schemas.JOB_FULL_SCHEMA if full else schemas.JOB_SCHEMA},
     }
     return success([render(job) for job in page.jobs], self_url=str(request.url), meta=meta,
                    links=query.next_link(request, page.next_after_seq))
