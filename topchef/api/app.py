@@ -80,7 +80,8 @@ def create_app(settings: Settings) -> Starlette:
             name="topchef-maintenance",
         )
         try:
-            yield {}
+            async with store.listen(broker.events.receive):
+                yield {}
         finally:
             stop_sweeping.set()
             await sweeper

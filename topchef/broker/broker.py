@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 
 from topchef.broker.dispatch import CANCELLED, Dispatcher, JobCancelled, check_lease
 from topchef.broker.errors import Conflict, InvalidInput, JobNotFound, Problem, ServiceNotFound
+from topchef.broker.events import Announcer, Event, JobFinished, JobsAvailable, job_key
 from topchef.broker.lifecycle import FINISHED
 from topchef.broker.models import (
     DEFAULT_LEASE_SECONDS,
@@ -110,7 +111,8 @@ class Broker:
     ) -> None:
         self.store = store
         self.notifier = Notifier()
-        self.dispatch = Dispatcher(store, self.notifier, clock=clock, rng=rng)
+        self.events = Announcer(self.notifier)
+        self.dispatch = Dispatcher(store, self.events, clock=clock, rng=rng)
         self._clock = clock
         self._schemas = SchemaCache()
 
@@ -250,9 +252,10 @@ class Broker:
             (job,) = await session.insert_jobs(
                 [self._new_job(service_id, new, idempotency_key=idempotency_key)]
             )
+            await self.events.announce(session, JobsAvailable(service_id))
 
         log.info("job %s created for service %s (priority %d)", job.id, service_id, job.priority)
-        self.notifier.notify(service_id)
+        self.events.deliver(JobsAvailable(service_id))
         return job, True
 
     async def submit_jobs(self, service_id: UUID, batch: Sequence[NewJob]) -> Sequence[Job]:
@@ -269,9 +272,11 @@ class Broker:
 
         async with self.store.write() as session:
             created = await session.insert_jobs([self._new_job(service_id, new) for new in batch])
+            available = JobsAvailable(service_id, count=len(created))
+            await self.events.announce(session, available)
 
         log.info("%d jobs created for service %s in one batch", len(created), service_id)
-        self.notifier.notify(service_id, count=len(created))
+        self.events.deliver(available)
         return created
 
     def _new_job(self, service_id: UUID, new: NewJob, *, idempotency_key: str | None = None) -> Job:
@@ -301,7 +306,7 @@ class Broker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
         while True:
-            with self.notifier.waiter(("job", job_id)) as waiter:
+            with self.notifier.waiter(job_key(job_id)) as waiter:
                 job = await self.get_job(job_id)
                 remaining = deadline - loop.time()
                 if job.status in FINISHED or remaining <= 0:
@@ -353,23 +358,20 @@ class Broker:
                           "lease_token": None, "lease_expires_at": None}
             else:
                 values = patch_values(job, patch, now)
+            events: list[Event] = []
             if values:
                 await session.update_job(job_id, values)
                 job = await session.get_job(job_id)
-        assert job is not None  # the row was locked in this same transaction
+                assert job is not None  # the row was locked in this same transaction
+                events = _status_events(job) if "status" in values else []
+                await self.events.announce(session, *events)
 
         if values:
-            self._after_patch(job)
+            log.info("job %s of service %s is now %s", job.id, job.service_id, job.status)
+            self.events.deliver(*events)
         if job.cancel_requested:
             raise JobCancelled(f"job {job_id} was cancelled; its results were not stored")
         return job
-
-    def _after_patch(self, job: Job) -> None:
-        log.info("job %s of service %s is now %s", job.id, job.service_id, job.status)
-        if job.status in FINISHED:
-            self.notifier.notify_all(("job", job.id))
-        elif job.status == JobStatus.REGISTERED:
-            self.notifier.notify(job.service_id)
 
     async def delete_job(self, job_id: UUID) -> None:
         """Delete a job that is not WORKING; a WORKING job must be cancelled first."""
@@ -384,13 +386,23 @@ class Broker:
                     "then delete it once it has stopped",
                 ))
             await session.delete_job(job_id)
+            await self.events.announce(session, JobFinished(job_id))
 
         log.info("job %s of service %s deleted (was %s)", job_id, job.service_id, job.status)
-        self.notifier.notify_all(("job", job_id))
+        self.events.deliver(JobFinished(job_id))
 
     def validate(self, schema: JSON, instance: JSON) -> None:
         """Check ``schema`` and validate ``instance`` against it, raising on any violation."""
         CompiledSchema(schema, field="schema").validate(instance, subject="object")
+
+
+def _status_events(job: Job) -> list[Event]:
+    """Return what waiters must hear after ``job`` moved to its current status."""
+    if job.status in FINISHED:
+        return [JobFinished(job.id)]
+    if job.status == JobStatus.REGISTERED:
+        return [JobsAvailable(job.service_id)]
+    return []
 
 
 def _replayed(existing: Job, new: NewJob) -> Job:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from topchef.broker.errors import Conflict, JobNotFound, Problem, ServiceNotFound
+from topchef.broker.events import Announcer, JobFinished
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
-from topchef.broker.notify import Notifier
 
 if TYPE_CHECKING:
     from topchef.broker.broker import Clock
@@ -73,10 +73,11 @@ def retry_delay(service: Service, attempt: int, rng: random.Random) -> float:
 
 class Dispatcher:
     def __init__(
-        self, store: Store, notifier: Notifier, *, clock: Clock, rng: random.Random | None = None
+        self, store: Store, events: Announcer, *, clock: Clock, rng: random.Random | None = None
     ) -> None:
         self.store = store
-        self.notifier = notifier
+        self.events = events
+        self.notifier = events.notifier
         self._clock = clock
         self._rng = rng or random.Random()
 
@@ -128,6 +129,7 @@ class Dispatcher:
             check_lease(job, token, now)
             if job.cancel_requested:
                 await session.update_job(job_id, _finish(now, JobStatus.ERROR, CANCELLED))
+                await self.events.announce(session, JobFinished(job_id))
             else:
                 expires = now + timedelta(seconds=lease_seconds or service.lease_seconds)
                 await session.update_job(job_id, {"lease_expires_at": expires})
@@ -150,6 +152,8 @@ class Dispatcher:
                 raise Conflict(Problem("Status Change Not Allowed", detail))
             changes = self._failure_changes(job, service, now, error=error, retry=retry)
             await session.update_job(job_id, changes)
+            if changes["status"] == JobStatus.ERROR:
+                await self.events.announce(session, JobFinished(job_id))
             updated = await session.get_job(job_id)
         assert updated is not None  # locked in the same transaction
 
@@ -189,6 +193,8 @@ class Dispatcher:
                 changes = self._failure_changes(job, service, now, error=reason, retry=True)
                 if await session.update_job(job.id, changes, lease_token=job.lease_token):
                     handled.append((job, changes["error"], changes["status"]))
+                    if changes["status"] == JobStatus.ERROR:
+                        await self.events.announce(session, JobFinished(job.id))
 
         for job, reason, status in handled:
             if status == JobStatus.REGISTERED:
@@ -206,6 +212,7 @@ class Dispatcher:
             job, _service = await _locked_job(session, job_id)
             if job.status == JobStatus.REGISTERED:
                 await session.update_job(job_id, _finish(now, JobStatus.ERROR, CANCELLED))
+                await self.events.announce(session, JobFinished(job_id))
             elif job.status == JobStatus.WORKING:
                 await session.update_job(job_id, {"cancel_requested": True})
             else:
@@ -235,7 +242,7 @@ class Dispatcher:
         log_level = logging.ERROR if status == JobStatus.ERROR else logging.INFO
         log.log(log_level, "job %s of service %s is %s: %s", job.id, job.service_id, status,
                 reason)
-        self.notifier.notify_all(("job", job.id))
+        self.events.deliver(JobFinished(job.id))
 
     def _wake_later(self, service_id: UUID, delay: float) -> None:
         loop = asyncio.get_running_loop()

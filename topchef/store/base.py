@@ -8,7 +8,7 @@ broker's frozen models.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -84,6 +84,13 @@ class StoreSession(Protocol):
 
     async def count_jobs(self, service_id: UUID) -> Mapping[JobStatus, int]: ...
 
+    async def announce(self, payload: str) -> None:
+        """Send ``payload`` to the other server processes when this transaction commits.
+
+        A store with one process (SQLite) has nobody to tell and does nothing.
+        """
+        ...
+
     async def purge_finished(self, service_id: UUID, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` jobs that finished before ``before``; return how many."""
         ...
@@ -96,5 +103,9 @@ class Store(Protocol):
     def read(self) -> AbstractAsyncContextManager[StoreSession]: ...
 
     def write(self) -> AbstractAsyncContextManager[StoreSession]: ...
+
+    def listen(self, receive: Callable[[str], None]) -> AbstractAsyncContextManager[None]:
+        """Call ``receive`` with every payload other processes announce, while inside."""
+        ...
 
     async def close(self) -> None: ...

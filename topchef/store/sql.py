@@ -10,9 +10,10 @@ with ``FOR UPDATE``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -23,11 +24,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
+from topchef.store.listen import listen_for_notifications
 from topchef.store.tables import jobs, services
 from topchef.store.urls import DatabaseTarget
 
 log = logging.getLogger(__name__)
 
+NOTIFY_CHANNEL = "topchef_jobs"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_READ_POOL_SIZE = 4
 
@@ -81,6 +84,7 @@ class SQLSession:
     def __init__(self, connection: AsyncConnection, *, locks_rows: bool) -> None:
         self._connection = connection
         self._locks_rows = locks_rows
+        self._announces = locks_rows  # both are PostgreSQL-only
 
     async def insert_service(self, service: Service) -> None:
         await self._connection.execute(services.insert().values(**_values(service)))
@@ -226,6 +230,12 @@ class SQLSession:
             counts[JobStatus(status)] = count
         return counts
 
+    async def announce(self, payload: str) -> None:
+        if self._announces:
+            await self._connection.execute(
+                sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, payload))
+            )
+
     async def purge_finished(self, service_id: UUID, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` of the service's jobs that finished before ``before``."""
         oldest = (
@@ -253,6 +263,7 @@ class SQLStore:
         self._reader = reader
         self._writer = writer
         self._locks_rows = target.kind == "postgresql"
+        self._listen_url = target.sync_url if target.kind == "postgresql" else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SQLSession]:
@@ -263,6 +274,11 @@ class SQLStore:
     async def write(self) -> AsyncIterator[SQLSession]:
         async with self._writer.begin() as connection:
             yield SQLSession(connection, locks_rows=self._locks_rows)
+
+    def listen(self, receive: Callable[[str], None]) -> AbstractAsyncContextManager[None]:
+        if self._listen_url is None:
+            return contextlib.nullcontext()
+        return listen_for_notifications(self._listen_url, NOTIFY_CHANNEL, receive)
 
     async def close(self) -> None:
         await self._writer.dispose()
