@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import click
 import sqlalchemy.exc
@@ -21,8 +23,11 @@ from topchef.config import (
     DEFAULT_DATABASE_URL,
     DEFAULT_HOST,
     DEFAULT_MAINTAINER_NAME,
+    DEFAULT_POOL_SIZE,
     DEFAULT_PORT,
+    DEFAULT_STATEMENT_TIMEOUT_MS,
     Settings,
+    settings_to_environment,
 )
 from topchef.store import (
     DatabaseTarget,
@@ -69,9 +74,19 @@ def main() -> None:
 @click.option("--port", envvar="TOPCHEF_PORT", show_envvar=True, default=DEFAULT_PORT,
               show_default=True, type=click.IntRange(0, 65535), help="TCP port to listen on.")
 @database_url_option
+@click.option("--workers", envvar="TOPCHEF_WORKERS", show_envvar=True, default=1,
+              show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port; more than one needs PostgreSQL.")
 @click.option("--migrate/--no-migrate", envvar="TOPCHEF_MIGRATE", show_envvar=True,
               default=True, show_default=True,
               help="Create or upgrade the database schema before serving.")
+@click.option("--pool-size", envvar="TOPCHEF_POOL_SIZE", show_envvar=True,
+              default=DEFAULT_POOL_SIZE, show_default=True, type=click.IntRange(1, 1000),
+              help="Database connections per server process (PostgreSQL).")
+@click.option("--statement-timeout-ms", envvar="TOPCHEF_STATEMENT_TIMEOUT_MS",
+              show_envvar=True, default=DEFAULT_STATEMENT_TIMEOUT_MS, show_default=True,
+              type=click.IntRange(0, None),
+              help="PostgreSQL cancels a statement that runs longer, in milliseconds; 0 is off.")
 @click.option("--log-level", envvar="TOPCHEF_LOG_LEVEL", show_envvar=True, default="info",
               show_default=True, type=click.Choice(LOG_LEVELS))
 @click.option("--maintainer-name", envvar="TOPCHEF_MAINTAINER_NAME", show_envvar=True,
@@ -81,36 +96,69 @@ def main() -> None:
               default="", help="Where users of this server write to, as GET / reports it.")
 @click.option("--access-log/--no-access-log", envvar="TOPCHEF_ACCESS_LOG", show_envvar=True,
               default=True, show_default=True, help="Log one line per HTTP request.")
-def serve(host: str, port: int, database_url: str, migrate: bool, log_level: str,
-          maintainer_name: str, maintainer_email: str, access_log: bool) -> None:
+def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
+          pool_size: int, statement_timeout_ms: int, log_level: str, maintainer_name: str,
+          maintainer_email: str, access_log: bool) -> None:
     """Run the TopChef server until SIGINT or SIGTERM."""
     _configure_logging(log_level)
     target = _database_target(database_url)
+    if workers > 1 and target.kind != "postgresql":
+        raise click.BadParameter(
+            "several server processes need a PostgreSQL database; SQLite serves one process",
+            param_hint="--workers",
+        )
     with _database_errors(target):
         if migrate:
             upgrade(target)
         else:
             check_current(target)
 
-    from topchef.api import create_app
-
     settings = Settings(
         database_url=database_url,
         migrate_on_start=False,
         maintainer_name=maintainer_name,
         maintainer_email=maintainer_email,
+        pool_size=pool_size,
+        statement_timeout_ms=statement_timeout_ms,
     )
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, log_level=log_level,
-        access_log=access_log, server_header=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
-    log.info("TopChef %s starting on http://%s:%d with store %s",
-             topchef.__version__, host, port, target.describe())
-    # uvicorn stops gracefully on SIGINT and SIGTERM: it finishes open requests,
-    # then the lifespan closes the store.
-    uvicorn.Server(config).run()
+    log.info("TopChef %s starting on http://%s:%d with store %s (%d server processes)",
+             topchef.__version__, host, port, target.describe(), workers)
+    _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level,
+                 access_log=access_log)
+
+
+def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_level: str,
+                 access_log: bool) -> None:
+    """Serve until SIGINT or SIGTERM, when uvicorn lets open requests finish and stops."""
+    options: dict[str, Any] = {
+        "host": host, "port": port, "log_config": _logging_config(log_level),
+        "log_level": log_level, "access_log": access_log, "server_header": False,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    if workers == 1:
+        from topchef.api import create_app
+
+        uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
+        return
+
+    # Worker processes import the app by name, so they read the settings from
+    # the environment, as ``uvicorn --factory`` deployments do.
+    os.environ.update(settings_to_environment(settings))
+    uvicorn.run("topchef.api:create_app_from_environment", factory=True, workers=workers,
+                **options)
+
+
+def _logging_config(level: str) -> dict[str, Any]:
+    """Return a logging setup uvicorn applies in every server process."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
+                                "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "loggers": {"alembic": {"level": "WARNING"}},
+    }
 
 
 @main.group()

@@ -9,6 +9,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 DEFAULT_DATABASE_URL = "sqlite:///topchef.db"
 DEFAULT_MAINTAINER_NAME = "TopChef administrator"
+DEFAULT_POOL_SIZE = 10
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 
 DATABASE_URL_VARIABLES = ("TOPCHEF_DATABASE_URL", "DATABASE_URI")
 """Environment variables that set the database URL, first one set wins.
@@ -31,6 +33,10 @@ class Settings:
     maintainer_email: str = ""
     lease_sweep_seconds: float = 1.0
     """How often the server looks for expired leases."""
+    pool_size: int = DEFAULT_POOL_SIZE
+    """Database connections each server process keeps open (PostgreSQL)."""
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+    """PostgreSQL cancels a statement that runs longer; 0 turns the limit off."""
     migrate_on_start: bool = True
     """Run the Alembic migrations before serving; turn off where they run separately."""
 
@@ -43,4 +49,20 @@ def settings_from_environment() -> Settings:
         maintainer_name=os.environ.get("TOPCHEF_MAINTAINER_NAME", DEFAULT_MAINTAINER_NAME),
         maintainer_email=os.environ.get("TOPCHEF_MAINTAINER_EMAIL", ""),
         migrate_on_start=migrate not in ("false", "0", "no", "off"),
+        pool_size=int(os.environ.get("TOPCHEF_POOL_SIZE", DEFAULT_POOL_SIZE)),
+        statement_timeout_ms=int(
+            os.environ.get("TOPCHEF_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)
+        ),
     )
+
+
+def settings_to_environment(settings: Settings) -> dict[str, str]:
+    """Return the variables that make ``settings_from_environment`` rebuild ``settings``."""
+    return {
+        "TOPCHEF_DATABASE_URL": settings.database_url,
+        "TOPCHEF_MAINTAINER_NAME": settings.maintainer_name,
+        "TOPCHEF_MAINTAINER_EMAIL": settings.maintainer_email,
+        "TOPCHEF_MIGRATE": "true" if settings.migrate_on_start else "false",
+        "TOPCHEF_POOL_SIZE": str(settings.pool_size),
+        "TOPCHEF_STATEMENT_TIMEOUT_MS": str(settings.statement_timeout_ms),
+    }

@@ -68,7 +68,8 @@ def create_app(settings: Settings) -> Starlette:
             upgrade(target)
         else:
             check_current(target)
-        store = open_sql_store(target)
+        store = open_sql_store(target, pool_size=settings.pool_size,
+                               statement_timeout_ms=settings.statement_timeout_ms)
         broker = Broker(store)
         app.state.broker = broker
         app.state.settings = settings

@@ -24,6 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
+from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
 from topchef.store.listen import listen_for_notifications
 from topchef.store.tables import jobs, services
 from topchef.store.urls import DatabaseTarget
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "topchef_jobs"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_READ_POOL_SIZE = 4
+
 
 
 def _json_dumps(value: Any) -> str:
@@ -286,17 +288,36 @@ class SQLStore:
             await self._reader.dispose()
 
 
-def open_sql_store(target: DatabaseTarget) -> SQLStore:
-    """Create the engines for ``target``; the schema must already be migrated."""
+def open_sql_store(
+    target: DatabaseTarget,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+) -> SQLStore:
+    """Create the engines for ``target``; the schema must already be migrated.
+
+    ``pool_size`` and ``statement_timeout_ms`` apply to PostgreSQL only: SQLite
+    has one writer connection and a few readers.
+    """
     if target.kind == "sqlite":
         writer = _sqlite_engine(target, pool_size=1, begin="BEGIN IMMEDIATE")
         reader = _sqlite_engine(target, pool_size=SQLITE_READ_POOL_SIZE, begin="BEGIN")
         return SQLStore(target, reader=reader, writer=writer)
 
+    # pool_pre_ping replaces connections that died (a database restart, a
+    # dropped network link) before a request uses them.
     engine = create_async_engine(
         target.async_url, json_serializer=_json_dumps, json_deserializer=orjson.loads,
-        pool_pre_ping=True,
+        pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
     )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def set_statement_timeout(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        cursor.close()
+        dbapi_connection.commit()
+
     return SQLStore(target, reader=engine, writer=engine)
 
 
