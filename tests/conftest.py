@@ -8,6 +8,7 @@ reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -47,9 +48,9 @@ def postgres_skip_reason() -> str | None:
     return _postgres_reason[0]
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A database URL whose search_path is a fresh schema, dropped after the test."""
+@contextlib.contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """Yield a database URL whose search_path is a new schema; drop the schema afterwards."""
     reason = postgres_skip_reason()
     if reason:
         pytest.skip(reason)
@@ -65,6 +66,13 @@ def postgres_url() -> Iterator[str]:
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database URL whose search_path is a fresh schema, dropped after the test."""
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import STORES, fresh_postgres_schema
 
 STARTUP_TIMEOUT_SECONDS = 30
 SHUTDOWN_TIMEOUT_SECONDS = 15
@@ -71,13 +74,20 @@ def start_server(database_url: str, log_path: Path, *extra_args: str) -> ServerP
     raise RuntimeError(f"server did not answer within {STARTUP_TIMEOUT_SECONDS} s:\n{server.log()}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server process on a fresh SQLite file, shared by the end-to-end tests."""
-    directory = tmp_path_factory.mktemp("server")
-    running = start_server(f"sqlite:///{directory / 'topchef.db'}", directory / "server.log")
-    yield running
-    running.stop()
+@pytest.fixture(scope="session", params=STORES)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One server process per store, each on a fresh database, shared by the e2e tests."""
+    directory = tmp_path_factory.mktemp(f"server-{request.param}")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            database_url = f"sqlite:///{directory / 'topchef.db'}"
+        else:
+            database_url = stack.enter_context(fresh_postgres_schema())
+        running = start_server(database_url, directory / "server.log")
+        stack.callback(running.stop)
+        yield running
 
 
 @pytest.fixture

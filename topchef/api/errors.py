@@ -9,15 +9,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from topchef.api.envelope import failure
-from topchef.broker.errors import BrokerError, Conflict, InvalidInput, NotFound, Problem
+from topchef.broker.errors import (
+    BrokerError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Problem,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: tuple[tuple[type[BrokerError], int], ...] = (
+    (Unavailable, 503),
     (NotFound, 404),
     (Conflict, 409),
     (InvalidInput, 400),
 )
+
+RETRY_AFTER_SECONDS = "1"
 
 HTTP_TITLES = {
     404: "Not Found",
@@ -31,6 +41,9 @@ async def broker_error(request: Request, exc: Exception) -> Response:
         (status for error_class, status in STATUS_BY_ERROR if isinstance(exc, error_class)), 400
     )
 
+    if status_code == 503:
+        log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+        return failure(status_code, exc.problems, headers={"Retry-After": RETRY_AFTER_SECONDS})
     log.info(
         "%s %s rejected with %d: %s", request.method, request.url.path, status_code, exc
     )

@@ -8,7 +8,8 @@ The api room maps each class to an HTTP status in one table::
     ├── NotFound            (404)  ServiceNotFound, JobNotFound
     ├── InvalidInput        (400)  bad field values, invalid schemas
     │   └── SchemaViolation (400)  an instance does not match its schema
-    └── Conflict            (409)  a forbidden status change
+    ├── Conflict            (409)  a forbidden status change, a lost lease
+    └── Unavailable         (503)  the database cannot be reached or written
 """
 
 from __future__ import annotations
@@ -65,3 +66,9 @@ class SchemaViolation(InvalidInput):
 
 class Conflict(BrokerError):
     default_title = "Conflict"
+
+
+class Unavailable(BrokerError):
+    """The store cannot serve the request now; retrying later may succeed."""
+
+    default_title = "Service Unavailable"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from topchef.broker.errors import Unavailable
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
 from topchef.store.listen import listen_for_notifications
@@ -269,13 +270,36 @@ class SQLStore:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SQLSession]:
-        async with self._reader.connect() as connection, connection.begin():
-            yield SQLSession(connection, locks_rows=False)
+        with self._unavailable_on_connection_errors():
+            async with self._reader.connect() as connection, connection.begin():
+                yield SQLSession(connection, locks_rows=False)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SQLSession]:
-        async with self._writer.begin() as connection:
-            yield SQLSession(connection, locks_rows=self._locks_rows)
+        with self._unavailable_on_connection_errors():
+            async with self._writer.begin() as connection:
+                yield SQLSession(connection, locks_rows=self._locks_rows)
+
+    @contextlib.contextmanager
+    def _unavailable_on_connection_errors(self) -> Iterator[None]:
+        """Turn a lost or refused database connection into Unavailable (503).
+
+        The client gets no success, so nothing is acknowledged; a commit whose
+        answer was lost may still have been applied, which is why the message
+        asks for a retry with the same Idempotency-Key. The pool replaces the
+        dead connection for the next request.
+        """
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            if not (exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)):
+                raise
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            log.warning("database error on %s: %s", self.description, reason)
+            raise Unavailable(
+                f"the database is unavailable ({reason}); retry shortly, with the same "
+                "Idempotency-Key if this was a submission"
+            ) from exc
 
     def listen(self, receive: Callable[[str], None]) -> AbstractAsyncContextManager[None]:
         if self._listen_url is None:
