@@ -25,6 +25,7 @@ from topchef.config import (
     DEFAULT_MAINTAINER_NAME,
     DEFAULT_POOL_SIZE,
     DEFAULT_PORT,
+    DEFAULT_PURGE_INTERVAL_SECONDS,
     DEFAULT_STATEMENT_TIMEOUT_MS,
     Settings,
     settings_to_environment,
@@ -87,6 +88,10 @@ def main() -> None:
               show_envvar=True, default=DEFAULT_STATEMENT_TIMEOUT_MS, show_default=True,
               type=click.IntRange(0, None),
               help="PostgreSQL cancels a statement that runs longer, in milliseconds; 0 is off.")
+@click.option("--purge-interval-seconds", envvar="TOPCHEF_PURGE_INTERVAL_SECONDS",
+              show_envvar=True, default=DEFAULT_PURGE_INTERVAL_SECONDS, show_default=True,
+              type=click.FloatRange(min=0.1),
+              help="How often finished jobs past their service's retention_seconds are deleted.")
 @click.option("--log-level", envvar="TOPCHEF_LOG_LEVEL", show_envvar=True, default="info",
               show_default=True, type=click.Choice(LOG_LEVELS))
 @click.option("--maintainer-name", envvar="TOPCHEF_MAINTAINER_NAME", show_envvar=True,
@@ -97,8 +102,9 @@ def main() -> None:
 @click.option("--access-log/--no-access-log", envvar="TOPCHEF_ACCESS_LOG", show_envvar=True,
               default=True, show_default=True, help="Log one line per HTTP request.")
 def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
-          pool_size: int, statement_timeout_ms: int, log_level: str, maintainer_name: str,
-          maintainer_email: str, access_log: bool) -> None:
+          pool_size: int, statement_timeout_ms: int, purge_interval_seconds: float,
+          log_level: str, maintainer_name: str, maintainer_email: str,
+          access_log: bool) -> None:
     """Run the TopChef server until SIGINT or SIGTERM."""
     _configure_logging(log_level)
     target = _database_target(database_url)
@@ -120,6 +126,7 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
         maintainer_email=maintainer_email,
         pool_size=pool_size,
         statement_timeout_ms=statement_timeout_ms,
+        purge_interval_seconds=purge_interval_seconds,
     )
     log.info("TopChef %s starting on http://%s:%d with store %s (%d server processes)",
              topchef.__version__, host, port, target.describe(), workers)

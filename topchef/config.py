@@ -10,6 +10,7 @@ DEFAULT_PORT = 5000
 DEFAULT_DATABASE_URL = "sqlite:///topchef.db"
 DEFAULT_MAINTAINER_NAME = "TopChef administrator"
 DEFAULT_POOL_SIZE = 10
+DEFAULT_PURGE_INTERVAL_SECONDS = 60.0
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 
 DATABASE_URL_VARIABLES = ("TOPCHEF_DATABASE_URL", "DATABASE_URI")
@@ -33,6 +34,8 @@ class Settings:
     maintainer_email: str = ""
     lease_sweep_seconds: float = 1.0
     """How often the server looks for expired leases."""
+    purge_interval_seconds: float = DEFAULT_PURGE_INTERVAL_SECONDS
+    """How often the server deletes finished jobs past their service's retention."""
     pool_size: int = DEFAULT_POOL_SIZE
     """Database connections each server process keeps open (PostgreSQL)."""
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
@@ -50,6 +53,9 @@ def settings_from_environment() -> Settings:
         maintainer_email=os.environ.get("TOPCHEF_MAINTAINER_EMAIL", ""),
         migrate_on_start=migrate not in ("false", "0", "no", "off"),
         pool_size=int(os.environ.get("TOPCHEF_POOL_SIZE", DEFAULT_POOL_SIZE)),
+        purge_interval_seconds=float(
+            os.environ.get("TOPCHEF_PURGE_INTERVAL_SECONDS", DEFAULT_PURGE_INTERVAL_SECONDS)
+        ),
         statement_timeout_ms=int(
             os.environ.get("TOPCHEF_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)
         ),
@@ -64,5 +70,6 @@ def settings_to_environment(settings: Settings) -> dict[str, str]:
         "TOPCHEF_MAINTAINER_EMAIL": settings.maintainer_email,
         "TOPCHEF_MIGRATE": "true" if settings.migrate_on_start else "false",
         "TOPCHEF_POOL_SIZE": str(settings.pool_size),
+        "TOPCHEF_PURGE_INTERVAL_SECONDS": str(settings.purge_interval_seconds),
         "TOPCHEF_STATEMENT_TIMEOUT_MS": str(settings.statement_timeout_ms),
     }

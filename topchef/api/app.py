@@ -77,7 +77,8 @@ def create_app(settings: Settings) -> Starlette:
         stop_sweeping = asyncio.Event()
         sweeper = asyncio.create_task(
             run_maintenance(broker, stop_sweeping,
-                            lease_sweep_seconds=settings.lease_sweep_seconds),
+                            lease_sweep_seconds=settings.lease_sweep_seconds,
+                            purge_sweep_seconds=settings.purge_interval_seconds),
             name="topchef-maintenance",
         )
         try:
