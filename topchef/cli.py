@@ -127,6 +127,7 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
         pool_size=pool_size,
         statement_timeout_ms=statement_timeout_ms,
         purge_interval_seconds=purge_interval_seconds,
+        drain_on_stop_signals=True,
     )
     log.info("TopChef %s starting on http://%s:%d with store %s (%d server processes)",
              topchef.__version__, host, port, target.describe(), workers)

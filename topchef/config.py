@@ -40,6 +40,8 @@ class Settings:
     """Database connections each server process keeps open (PostgreSQL)."""
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
     """PostgreSQL cancels a statement that runs longer; 0 turns the limit off."""
+    drain_on_stop_signals: bool = False
+    """End open long polls when SIGINT or SIGTERM arrives; servers turn this on."""
     migrate_on_start: bool = True
     """Run the Alembic migrations before serving; turn off where they run separately."""
 
@@ -52,6 +54,7 @@ def settings_from_environment() -> Settings:
         maintainer_name=os.environ.get("TOPCHEF_MAINTAINER_NAME", DEFAULT_MAINTAINER_NAME),
         maintainer_email=os.environ.get("TOPCHEF_MAINTAINER_EMAIL", ""),
         migrate_on_start=migrate not in ("false", "0", "no", "off"),
+        drain_on_stop_signals=True,
         pool_size=int(os.environ.get("TOPCHEF_POOL_SIZE", DEFAULT_POOL_SIZE)),
         purge_interval_seconds=float(
             os.environ.get("TOPCHEF_PURGE_INTERVAL_SECONDS", DEFAULT_PURGE_INTERVAL_SECONDS)

@@ -149,7 +149,7 @@ async def test_dispatch_order_priority_then_fifo(store: SQLStore) -> None:
         ])
 
     async with store.read() as session:
-        order = [job.id for job in await session.next_jobs(service.id, 10)]
+        order = [job.id for job in await session.next_jobs(service.id, 10, START)]
 
     assert order == [high.id, low.id, later_low.id]
 

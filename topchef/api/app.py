@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,6 +27,7 @@ from topchef.store import check_current, open_sql_store, parse_database_url, upg
 log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+SignalHandler = Callable[[int, FrameType | None], None]
 
 
 def resource(path: str, name: str, **handlers: Endpoint) -> Route:
@@ -81,10 +84,14 @@ def create_app(settings: Settings) -> Starlette:
                             purge_sweep_seconds=settings.purge_interval_seconds),
             name="topchef-maintenance",
         )
+        restore_signals = (
+            _drain_on_stop_signals(broker) if settings.drain_on_stop_signals else lambda: None
+        )
         try:
             async with store.listen(broker.events.receive):
                 yield {}
         finally:
+            restore_signals()
             stop_sweeping.set()
             await sweeper
             await store.close()
@@ -96,6 +103,35 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+
+
+def _drain_on_stop_signals(broker: Broker) -> Callable[[], None]:
+    """Make SIGINT and SIGTERM end open long polls at once, then stop the server as before.
+
+    uvicorn lets open requests finish before it stops; without this, each long
+    poll would hold the shutdown until its wait ran out or was cut off.
+    Return a function that puts the previous handlers back.
+    """
+    loop = asyncio.get_running_loop()
+    previous_handlers: dict[int, Any] = {}
+
+    def chain(previous: Callable[[int, FrameType | None], Any]) -> SignalHandler:
+        def handle(signum: int, frame: FrameType | None) -> None:
+            loop.call_soon_threadsafe(broker.dispatch.drain)
+            previous(signum, frame)
+        return handle
+
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(stop_signal)
+        if callable(previous):
+            previous_handlers[stop_signal] = previous
+            signal.signal(stop_signal, chain(previous))
+
+    def restore() -> None:
+        for stop_signal, previous in previous_handlers.items():
+            signal.signal(stop_signal, previous)
+
+    return restore
 
 
 def create_app_from_environment() -> Starlette:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -152,9 +153,10 @@ def _idempotency_key(request: Request) -> str | None:
     if key is None:
         return None
     if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_CHARS:
-        raise query.InvalidQuery(
-            f"the Idempotency-Key header must have 1 to {IDEMPOTENCY_KEY_MAX_CHARS} characters"
-        )
+        raise InvalidInput(Problem(
+            "Invalid Header",
+            f"the Idempotency-Key header must have 1 to {IDEMPOTENCY_KEY_MAX_CHARS} characters",
+        ))
     return key
 
 
@@ -182,6 +184,12 @@ async def submit_job(request: Request) -> Response:
 
 async def submit_batch(request: Request) -> Response:
     service_id = path_id(request, "service_id")
+    if "idempotency-key" in request.headers:
+        raise InvalidInput(Problem(
+            "Invalid Header",
+            "a batch submission does not take an Idempotency-Key; it is one transaction, "
+            "so a batch that got no answer can be checked with GET /services/{id}/jobs",
+        ))
     body = await required_json_object(request)
     check_body(body, schemas.BATCH_REQUEST)
 
@@ -214,19 +222,34 @@ async def next_job(request: Request) -> Response:
     )
 
 
+async def _set_when_disconnected(request: Request, gone: asyncio.Event) -> None:
+    """Set ``gone`` when the client closes the connection, so a long poll claims nothing."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
+
+
 async def claim(request: Request) -> Response:
     """Claim the next job(s) under a lease, optionally waiting for one to arrive."""
     service_id = path_id(request, "service_id")
     body = await read_json_object(request, optional=True) or {}
     check_body(body, schemas.CLAIM_REQUEST)
 
+    gone = asyncio.Event()
     claim_request = ClaimRequest(
         worker=body.get("worker"),
         lease_seconds=body.get("lease_seconds"),
         wait_seconds=body.get("wait_seconds", 0),
         limit=body.get("limit", 1),
+        gone=gone,
     )
-    jobs = await broker_of(request).dispatch.claim(service_id, claim_request)
+    watcher = asyncio.create_task(_set_when_disconnected(request, gone))
+    try:
+        jobs = await broker_of(request).dispatch.claim(service_id, claim_request)
+    finally:
+        watcher.cancel()
     if not jobs:
         return no_content()
 

@@ -309,7 +309,7 @@ class Broker:
             with self.notifier.waiter(job_key(job_id)) as waiter:
                 job = await self.get_job(job_id)
                 remaining = deadline - loop.time()
-                if job.status in FINISHED or remaining <= 0:
+                if job.status in FINISHED or remaining <= 0 or self.dispatch.draining.is_set():
                     return job
                 await waiter.wait(remaining)
 
@@ -337,7 +337,7 @@ class Broker:
         async with self.store.read() as session:
             if await session.get_service(service_id) is None:
                 raise ServiceNotFound(service_id)
-            return await session.next_jobs(service_id, limit)
+            return await session.next_jobs(service_id, limit, self.now())
 
     async def patch_job(self, job_id: UUID, patch: JobPatch) -> Job:
         """Change a job's status and/or results under the lifecycle rules and its lease."""
@@ -353,7 +353,8 @@ class Broker:
                 raise JobNotFound(job_id)
             if patch.lease_token is not None:
                 check_lease(job, patch.lease_token, now)
-            if job.cancel_requested:
+            cancelled_now = job.cancel_requested and job.status == JobStatus.WORKING
+            if cancelled_now:
                 values = {"status": JobStatus.ERROR, "date_finished": now, "error": CANCELLED,
                           "lease_token": None, "lease_expires_at": None}
             else:
@@ -369,8 +370,8 @@ class Broker:
         if values:
             log.info("job %s of service %s is now %s", job.id, job.service_id, job.status)
             self.events.deliver(*events)
-        if job.cancel_requested:
-            raise JobCancelled(f"job {job_id} was cancelled; its results were not stored")
+        if cancelled_now:
+            raise JobCancelled(f"job {job_id} was cancelled; this change was not applied")
         return job
 
     async def delete_job(self, job_id: UUID) -> None:

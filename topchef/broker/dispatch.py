@@ -62,6 +62,8 @@ class ClaimRequest:
     """How long the lease lasts; None takes the service's ``lease_seconds``."""
     wait_seconds: float = 0.0
     limit: int = 1
+    gone: asyncio.Event | None = None
+    """Set when the claimer went away: a waiting claim then ends without taking a job."""
 
 
 def retry_delay(service: Service, attempt: int, rng: random.Random) -> float:
@@ -78,6 +80,8 @@ class Dispatcher:
         self.store = store
         self.events = events
         self.notifier = events.notifier
+        self.draining = asyncio.Event()
+        """Set when the server stops, so long polls answer at once instead of waiting."""
         self._clock = clock
         self._rng = rng or random.Random()
 
@@ -92,9 +96,19 @@ class Dispatcher:
             with self.notifier.waiter(service_id) as waiter:
                 claimed = await self._claim_once(service_id, request)
                 remaining = deadline - loop.time()
-                if claimed or remaining <= 0:
+                if claimed or remaining <= 0 or self._stopped(request.gone):
                     return claimed
-                await waiter.wait(min(remaining, WAIT_RECHECK_SECONDS))
+                await waiter.wait(min(remaining, WAIT_RECHECK_SECONDS), abort=request.gone)
+                if self._stopped(request.gone):
+                    return []
+
+    def _stopped(self, gone: asyncio.Event | None) -> bool:
+        return self.draining.is_set() or (gone is not None and gone.is_set())
+
+    def drain(self) -> None:
+        """End every waiting long poll now; the server is stopping."""
+        self.draining.set()
+        self.notifier.wake_all()
 
     async def _claim_once(self, service_id: UUID, request: ClaimRequest) -> Sequence[Job]:
         now = self._clock()

@@ -15,6 +15,7 @@ import contextlib
 from collections import deque
 from collections.abc import Hashable
 from types import TracebackType
+from typing import Any
 
 
 class Waiter:
@@ -53,11 +54,24 @@ class Waiter:
         self._future.set_result(None)
         return True
 
-    async def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds; return whether a wake-up came."""
+    async def wait(self, timeout: float, *, abort: asyncio.Event | None = None) -> bool:
+        """Wait up to ``timeout`` seconds; return whether a wake-up came.
+
+        Setting ``abort`` (the client went away, the server is stopping) ends
+        the wait early with False, and the wake-up, if one came, is passed on.
+        """
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(asyncio.shield(self._future))}
+        aborted = asyncio.ensure_future(abort.wait()) if abort is not None else None
+        if aborted is not None:
+            waits.add(aborted)
         try:
-            await asyncio.wait_for(asyncio.shield(self._future), timeout)
-        except TimeoutError:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in waits:
+                pending.cancel()
+        if abort is not None and abort.is_set():
+            return False
+        if not self.woken:
             return False
         self._used = True
         return True
@@ -95,6 +109,10 @@ class Notifier:
             if waiter.wake():
                 woken += 1
         return woken
+
+    def wake_all(self) -> int:
+        """Wake every waiter on every key; return how many woke."""
+        return sum(self.notify_all(key) for key in list(self._waiters))
 
     def notify_all(self, key: Hashable) -> int:
         return self.notify(key, count=len(self._waiters.get(key, ())))

@@ -64,11 +64,12 @@ def _status_values(job: Job, target: JobStatus, now: datetime) -> dict[str, Any]
         # A classic worker takes a job by PATCHing it to WORKING: that is a claim without a lease.
         values["attempt"] = job.attempt + 1
         values["date_started"] = job.date_started or now
+        values["worker"] = None
     elif target in FINISHED:
         values["date_finished"] = now
     elif target == JobStatus.REGISTERED:
         # Back in the queue, the job runs afresh: results of an earlier run must not count.
-        values.update(date_finished=None, visible_at=None, results=None)
+        values.update(date_finished=None, visible_at=None, results=None, cancel_requested=False)
         if job.status == JobStatus.ERROR:
             values["attempt"] = 0  # a manual retry gets the service's full max_attempts again
     return values

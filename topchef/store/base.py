@@ -55,8 +55,11 @@ class StoreSession(Protocol):
         """Return the service's newest ``limit`` jobs, oldest of them first."""
         ...
 
-    async def next_jobs(self, service_id: UUID, limit: int) -> Sequence[Job]:
-        """Return up to ``limit`` REGISTERED jobs in priority order without claiming them."""
+    async def next_jobs(self, service_id: UUID, limit: int, now: datetime) -> Sequence[Job]:
+        """Return up to ``limit`` claimable jobs in priority order without claiming them.
+
+        Jobs still waiting out a retry delay at ``now`` are left out.
+        """
         ...
 
     async def claim_jobs(self, service_id: UUID, claim: ClaimValues) -> Sequence[Job]:

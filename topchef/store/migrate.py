@@ -56,6 +56,12 @@ class SchemaNotCurrent(RuntimeError):
 
 def check_current(target: DatabaseTarget) -> None:
     """Raise SchemaNotCurrent unless the database is at the newest revision."""
+    database = target.sync_url.database
+    if target.kind == "sqlite" and database and not Path(database).exists():
+        raise SchemaNotCurrent(
+            f"there is no database file at {database}; create it with: "
+            "topchef db upgrade --database-url URL"
+        )
     engine = sa.create_engine(target.sync_url)
     try:
         with engine.connect() as connection:

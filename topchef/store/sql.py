@@ -42,6 +42,14 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _json_loads(stored: Any) -> Any:
+    # SQLite gives a column declared JSON numeric affinity, so a document that
+    # is a bare number comes back as an int or float rather than text.
+    if isinstance(stored, int | float):
+        return stored
+    return orjson.loads(stored)
+
+
 def _service_from_row(row: sa.Row[Any]) -> Service:
     return Service(**row._mapping)
 
@@ -166,8 +174,8 @@ class SQLSession:
         rows = await self._connection.execute(query)
         return [_job_from_row(row) for row in rows][::-1]
 
-    async def next_jobs(self, service_id: UUID, limit: int) -> Sequence[Job]:
-        query = next_jobs_query(service_id, limit)
+    async def next_jobs(self, service_id: UUID, limit: int, now: datetime) -> Sequence[Job]:
+        query = next_jobs_query(service_id, limit, now=now)
         return [_job_from_row(row) for row in await self._connection.execute(query)]
 
     async def claim_jobs(self, service_id: UUID, claim: ClaimValues) -> Sequence[Job]:
@@ -331,7 +339,7 @@ def open_sql_store(
     # pool_pre_ping replaces connections that died (a database restart, a
     # dropped network link) before a request uses them.
     engine = create_async_engine(
-        target.async_url, json_serializer=_json_dumps, json_deserializer=orjson.loads,
+        target.async_url, json_serializer=_json_dumps, json_deserializer=_json_loads,
         pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
     )
 
@@ -349,7 +357,7 @@ def _sqlite_engine(target: DatabaseTarget, *, pool_size: int, begin: str) -> Asy
     engine = create_async_engine(
         target.async_url,
         json_serializer=_json_dumps,
-        json_deserializer=orjson.loads,
+        json_deserializer=_json_loads,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
