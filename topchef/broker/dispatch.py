@@ -278,9 +278,12 @@ def _replace(job: Job, **changes: Any) -> Job:
 
 def check_lease(job: Job, token: str, now: datetime) -> None:
     """Raise LeaseLost unless ``token`` is the job's current, unexpired lease."""
-    if job.lease_token is None or job.lease_token != token:
-        raise LeaseLost(f"job {job.id} is not held under this lease (it is {job.status}; "
-                        "the lease expired or the job was handed to another worker)")
+    if job.lease_token is None:
+        raise LeaseLost(f"job {job.id} is {job.status} and held under no lease; the lease "
+                        "expired or the job was finished, released or cancelled")
+    if job.lease_token != token:
+        raise LeaseLost(f"job {job.id} is held under another lease: the token is wrong, or the "
+                        "lease expired and the job was claimed again")
     if job.lease_expires_at is not None and job.lease_expires_at <= now:
         raise LeaseLost(f"the lease on job {job.id} expired at {job.lease_expires_at.isoformat()}")
 
