@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
@@ -12,7 +13,11 @@ from topchef.broker.events import JobFinished, JobsAvailable, decode, encode
 from topchef.store import open_sql_store, parse_database_url, upgrade
 
 
-@pytest.mark.parametrize("event", [JobsAvailable(uuid4(), 3), JobFinished(uuid4())])
+@pytest.mark.parametrize("event", [
+    JobsAvailable(uuid4(), 3),
+    JobsAvailable(uuid4(), 1, datetime(2026, 12, 4, 12, 0, 0, 123456, tzinfo=UTC)),
+    JobFinished(uuid4()),
+])
 def test_event_round_trips(event: JobsAvailable | JobFinished) -> None:
     assert decode(encode(event, "abc")) == ("abc", event)
 

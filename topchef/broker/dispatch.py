@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from topchef.broker.errors import Conflict, JobNotFound, Problem, ServiceNotFound
-from topchef.broker.events import Announcer, JobFinished
+from topchef.broker.events import Announcer, Event, JobFinished, JobsAvailable
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 
 if TYPE_CHECKING:
@@ -151,6 +151,7 @@ class Dispatcher:
 
         if job.cancel_requested:
             self._finished(job, JobStatus.ERROR, CANCELLED)
+            self.events.deliver(JobFinished(job_id))
             raise JobCancelled(f"job {job_id} was cancelled; stop working on it")
         return job
 
@@ -166,12 +167,13 @@ class Dispatcher:
                 raise Conflict(Problem("Status Change Not Allowed", detail))
             changes = self._failure_changes(job, service, now, error=error, retry=retry)
             await session.update_job(job_id, changes)
-            if changes["status"] == JobStatus.ERROR:
-                await self.events.announce(session, JobFinished(job_id))
+            event = _outcome(job, changes)
+            await self.events.announce(session, event)
             updated = await session.get_job(job_id)
         assert updated is not None  # locked in the same transaction
 
-        self._after_change(updated, reason=error)
+        self._log_outcome(updated, reason=changes["error"])
+        self.events.deliver(event)
         return updated
 
     def _failure_changes(
@@ -185,7 +187,6 @@ class Dispatcher:
             return _finish(now, JobStatus.ERROR, error)
 
         delay = retry_delay(service, job.attempt, self._rng)
-        self._wake_later(job.service_id, delay)
         return {
             **_RELEASED,
             "status": JobStatus.REGISTERED,
@@ -196,7 +197,7 @@ class Dispatcher:
     async def expire_leases(self) -> int:
         """Requeue or fail jobs whose lease expired; return how many were handled."""
         now = self._clock()
-        handled: list[tuple[Job, str, JobStatus]] = []
+        handled: list[tuple[Job, dict[str, Any]]] = []
         async with self.store.write() as session:
             for job in await session.expired_leases(now, EXPIRY_BATCH_SIZE):
                 service = await session.get_service(job.service_id)
@@ -206,15 +207,16 @@ class Dispatcher:
                           f"on attempt {job.attempt} of {service.max_attempts}")
                 changes = self._failure_changes(job, service, now, error=reason, retry=True)
                 if await session.update_job(job.id, changes, lease_token=job.lease_token):
-                    handled.append((job, changes["error"], changes["status"]))
-                    if changes["status"] == JobStatus.ERROR:
-                        await self.events.announce(session, JobFinished(job.id))
+                    handled.append((job, changes))
+                    await self.events.announce(session, _outcome(job, changes))
 
-        for job, reason, status in handled:
-            if status == JobStatus.REGISTERED:
-                log.warning("job %s of service %s requeued: %s", job.id, job.service_id, reason)
+        for job, changes in handled:
+            if changes["status"] == JobStatus.REGISTERED:
+                log.warning("job %s of service %s requeued: %s", job.id, job.service_id,
+                            changes["error"])
             else:
-                self._finished(job, status, reason)
+                self._finished(job, changes["status"], changes["error"])
+            self.events.deliver(_outcome(job, changes))
         return len(handled)
 
     # Cancellation
@@ -237,16 +239,17 @@ class Dispatcher:
 
         if updated.status == JobStatus.ERROR:
             self._finished(updated, JobStatus.ERROR, CANCELLED)
+            self.events.deliver(JobFinished(job_id))
         else:
             log.info("job %s of service %s: cancellation requested while WORKING",
                      job_id, updated.service_id)
         return updated
 
-    # Notifications
+    # Logs
 
-    def _after_change(self, job: Job, *, reason: str) -> None:
+    def _log_outcome(self, job: Job, *, reason: str) -> None:
         if job.status == JobStatus.REGISTERED:
-            log.info("job %s of service %s requeued (%s); visible again at %s",
+            log.info("job %s of service %s requeued (%s); claimable again at %s",
                      job.id, job.service_id, reason,
                      job.visible_at.isoformat() if job.visible_at else "once")
         else:
@@ -256,11 +259,13 @@ class Dispatcher:
         log_level = logging.ERROR if status == JobStatus.ERROR else logging.INFO
         log.log(log_level, "job %s of service %s is %s: %s", job.id, job.service_id, status,
                 reason)
-        self.events.deliver(JobFinished(job.id))
 
-    def _wake_later(self, service_id: UUID, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        loop.call_later(delay, self.notifier.notify, service_id)
+
+def _outcome(job: Job, changes: dict[str, Any]) -> Event:
+    """Return what waiters must hear after ``changes`` ended or requeued ``job``."""
+    if changes["status"] == JobStatus.REGISTERED:
+        return JobsAvailable(job.service_id, at=changes.get("visible_at"))
+    return JobFinished(job.id)
 
 
 CANCELLED = "cancelled by request"

@@ -9,9 +9,11 @@ a process ignores its own notifications, which it has already delivered.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -25,10 +27,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class JobsAvailable:
-    """``count`` jobs of a service became claimable."""
+    """``count`` jobs of a service became claimable, now or at ``at`` (after a retry delay)."""
 
     service_id: UUID
     count: int = 1
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,9 @@ class JobFinished:
 
 Event = JobsAvailable | JobFinished
 
+NOW = "now"
+"""Stands for "no retry delay" in a payload."""
+
 
 def job_key(job_id: UUID) -> tuple[str, UUID]:
     """Return the notifier key that waiters for one job's result register on."""
@@ -47,16 +53,24 @@ def job_key(job_id: UUID) -> tuple[str, UUID]:
 
 
 def deliver(notifier: Notifier, event: Event) -> None:
-    if isinstance(event, JobsAvailable):
-        notifier.notify(event.service_id, count=event.count)
-    else:
+    if isinstance(event, JobFinished):
         notifier.notify_all(job_key(event.job_id))
+        return
+
+    delay = (event.at - datetime.now(UTC)).total_seconds() if event.at else 0.0
+    if delay > 0:
+        asyncio.get_running_loop().call_later(
+            delay, notifier.notify, event.service_id, event.count
+        )
+    else:
+        notifier.notify(event.service_id, count=event.count)
 
 
 def encode(event: Event, origin: str) -> str:
     """Return the NOTIFY payload for ``event`` sent by the process named ``origin``."""
     if isinstance(event, JobsAvailable):
-        return f"{origin} available {event.service_id} {event.count}"
+        at = event.at.isoformat() if event.at else NOW
+        return f"{origin} available {event.service_id} {event.count} {at}"
     return f"{origin} finished {event.job_id}"
 
 
@@ -64,8 +78,9 @@ def decode(payload: str) -> tuple[str, Event] | None:
     """Return the origin and event of a payload, or None (logged) if it is malformed."""
     parts = payload.split()
     try:
-        if len(parts) == 4 and parts[1] == "available":
-            return parts[0], JobsAvailable(UUID(parts[2]), int(parts[3]))
+        if len(parts) == 5 and parts[1] == "available":
+            at = None if parts[4] == NOW else datetime.fromisoformat(parts[4])
+            return parts[0], JobsAvailable(UUID(parts[2]), int(parts[3]), at)
         if len(parts) == 3 and parts[1] == "finished":
             return parts[0], JobFinished(UUID(parts[2]))
     except ValueError:

@@ -65,6 +65,7 @@ async def run_maintenance(
     """
     loop = asyncio.get_running_loop()
     next_purge = loop.time()
+    failures = 0
     while not stop.is_set():
         try:
             await expire_all_leases(broker)
@@ -72,7 +73,13 @@ async def run_maintenance(
                 next_purge = loop.time() + purge_sweep_seconds
                 await purge_finished_jobs(broker)
         except Exception:
-            log.exception("background sweep of leases and retention failed; retrying in %g s",
-                          lease_sweep_seconds)
+            failures += 1
+            if failures == 1:  # once per outage, not once a second
+                log.exception("background sweep of leases and retention failed; retrying "
+                              "every %g s", lease_sweep_seconds)
+        else:
+            if failures:
+                log.info("background sweep works again after %d failed attempts", failures)
+            failures = 0
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), lease_sweep_seconds)

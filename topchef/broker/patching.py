@@ -65,6 +65,7 @@ def _status_values(job: Job, target: JobStatus, now: datetime) -> dict[str, Any]
         values["attempt"] = job.attempt + 1
         values["date_started"] = job.date_started or now
         values["worker"] = None
+        values["visible_at"] = None
     elif target in FINISHED:
         values["date_finished"] = now
     elif target == JobStatus.REGISTERED:

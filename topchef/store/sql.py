@@ -299,14 +299,20 @@ class SQLStore:
         """
         try:
             yield
+        except sa.exc.TimeoutError as exc:
+            log.warning("no free database connection on %s within the pool timeout",
+                        self.description)
+            raise Unavailable(
+                "the server has no free database connection; retry shortly"
+            ) from exc
         except sa.exc.DBAPIError as exc:
             if not (exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)):
                 raise
             reason = str(exc.orig or exc).strip().splitlines()[0]
             log.warning("database error on %s: %s", self.description, reason)
             raise Unavailable(
-                f"the database is unavailable ({reason}); retry shortly, with the same "
-                "Idempotency-Key if this was a submission"
+                f"the database could not complete the request ({reason}); retry shortly, "
+                "with the same Idempotency-Key if this was a submission"
             ) from exc
 
     def listen(self, receive: Callable[[str], None]) -> AbstractAsyncContextManager[None]:
