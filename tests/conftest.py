@@ -56,7 +56,9 @@ def fresh_postgres_schema() -> Iterator[str]:
         pytest.skip(reason)
 
     schema = f"topchef_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    # No pool: a test may restart the database, and teardown must not reuse a dead connection.
+    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                             poolclass=sa.pool.NullPool)
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     try:

@@ -7,6 +7,9 @@ database and skip with the reason where no PostgreSQL server answers.
 from __future__ import annotations
 
 import collections
+import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -178,40 +181,91 @@ def terminate_server_connections() -> int:
     return int(dropped)
 
 
-def test_dropped_connections_lose_no_job(servers: list[ServerProcess]) -> None:
-    service_id = create_service(servers[0].url)
-    acknowledged: list[str] = []
-    refused: collections.Counter[int] = collections.Counter()
-    stop = threading.Event()
+class Submitter(threading.Thread):
+    """Submits jobs one by one until stopped, keeping the ids the server acknowledged."""
 
-    def submit_until_stopped() -> None:
-        with httpx.Client(base_url=servers[0].url, timeout=30) as client:
+    def __init__(self, url: str, service_id: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.service_id = service_id
+        self.stop = threading.Event()
+        self.acknowledged: list[str] = []
+        self.refused: collections.Counter[str] = collections.Counter()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
             n = 0
-            while not stop.is_set():
+            while not self.stop.is_set():
                 n += 1
-                response = client.post(f"/services/{service_id}/jobs",
-                                       json={"parameters": {"n": n}})
+                try:
+                    response = client.post(f"/services/{self.service_id}/jobs",
+                                           json={"parameters": {"n": n}})
+                except httpx.TransportError as exc:
+                    self.refused[type(exc).__name__] += 1
+                    continue
                 if response.status_code == 201:
-                    acknowledged.append(response.json()["data"]["id"])
+                    self.acknowledged.append(response.json()["data"]["id"])
                 else:
-                    refused[response.status_code] += 1
+                    self.refused[str(response.status_code)] += 1
 
-    submitter = threading.Thread(target=submit_until_stopped)
-    submitter.start()
-    dropped = 0
-    for _ in range(3):
-        time.sleep(0.7)
-        dropped += terminate_server_connections()
-    time.sleep(0.7)
-    stop.set()
-    submitter.join(timeout=30)
+    def finish(self) -> None:
+        self.stop.set()
+        self.join(timeout=60)
 
-    print(f"\n{len(acknowledged)} jobs acknowledged, refused {dict(refused)}, "
-          f"{dropped} connections dropped")
-    assert dropped > 0
-    assert set(refused) <= {503}
-    with httpx.Client(base_url=servers[2].url, timeout=30) as client:
+
+def assert_no_acknowledged_job_lost(url: str, service_id: str, acknowledged: list[str]) -> None:
+    with httpx.Client(base_url=url, timeout=30) as client:
         missing = [job for job in acknowledged if client.get(f"/jobs/{job}").status_code != 200]
         recovered = client.post(f"/services/{service_id}/jobs", json={"parameters": {"n": 0}})
     assert missing == []
     assert recovered.status_code == 201
+
+
+def test_dropped_connections_lose_no_job(servers: list[ServerProcess]) -> None:
+    service_id = create_service(servers[0].url)
+    submitter = Submitter(servers[0].url, service_id)
+
+    submitter.start()
+    dropped = 0
+    for _ in range(3):
+        time.sleep(0.7)  # let submissions run between the drops
+        dropped += terminate_server_connections()
+    time.sleep(0.7)
+    submitter.finish()
+
+    print(f"\n{len(submitter.acknowledged)} jobs acknowledged, refused "
+          f"{dict(submitter.refused)}, {dropped} connections dropped")
+    assert dropped > 0
+    assert set(submitter.refused) <= {"503"}
+    assert_no_acknowledged_job_lost(servers[2].url, service_id, submitter.acknowledged)
+
+
+def postgres_restart_command() -> list[str] | None:
+    """Return the command that restarts the local PostgreSQL cluster, where this test may."""
+    clusters = sorted(Path("/etc/postgresql").glob("*/main"))
+    local = sa.make_url(POSTGRES_URL).host in ("127.0.0.1", "localhost")
+    if not (clusters and local and shutil.which("pg_ctlcluster") and os.geteuid() == 0):
+        return None
+    version = clusters[-1].parent.name
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
+
+
+def test_database_restart_loses_no_job(servers: list[ServerProcess]) -> None:
+    command = postgres_restart_command()
+    if command is None:
+        pytest.skip("restarting PostgreSQL needs root and a local pg_ctlcluster cluster; "
+                    "test_dropped_connections_lose_no_job covers dropped connections")
+    service_id = create_service(servers[0].url)
+    submitter = Submitter(servers[0].url, service_id)
+
+    submitter.start()
+    time.sleep(0.5)  # let submissions run before the restart
+    restart = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    time.sleep(1.0)  # and after it, so the servers must have reconnected
+    submitter.finish()
+
+    print(f"\nPostgreSQL restarted: {len(submitter.acknowledged)} jobs acknowledged, "
+          f"refused {dict(submitter.refused)}")
+    assert restart.returncode == 0, restart.stderr
+    assert set(submitter.refused) <= {"503"}
+    assert_no_acknowledged_job_lost(servers[1].url, service_id, submitter.acknowledged)
