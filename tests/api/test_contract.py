@@ -168,3 +168,47 @@ async def test_views_match_published_schemas(client: httpx.AsyncClient) -> None:
         body = (await client.get(path)).json()
         violations = CompiledSchema(body["meta"][schema_key]).violations(body["data"])
         assert violations == [], f"{path}: {violations}"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("timeout", 2**31), ("max_attempts", 1001), ("retention_seconds", 2**63),
+     ("retry_delay_seconds", 1e308), ("retry_delay_max_seconds", 7 * 86_400 + 1)],
+)
+async def test_oversized_settings_rejected(
+    client: httpx.AsyncClient, setting: str, value: float
+) -> None:
+    response = await client.post("/services", json={**ADD_ONE, setting: value})
+    services = (await client.get("/services")).json()["data"]
+
+    assert response.status_code == 400
+    assert f"/{setting}" in response.json()["errors"][0]["detail"]
+    assert services == []
+
+
+async def test_patch_with_bad_view_changes_nothing(client: httpx.AsyncClient) -> None:
+    service_id = await create_service(client, timeout=30)
+
+    response = await client.patch(f"/services/{service_id}?view=bogus", json={"timeout": 5})
+    service = (await client.get(f"/services/{service_id}")).json()["data"]
+
+    assert response.status_code == 400
+    assert service["timeout"] == 30
+
+
+async def test_concurrent_idempotent_submits(client: httpx.AsyncClient) -> None:
+    import asyncio
+
+    service_id = await create_service(client)
+    body = {"parameters": {"value": 7}}
+    headers = {"Idempotency-Key": "same-key"}
+
+    responses = await asyncio.gather(*(
+        client.post(f"/services/{service_id}/jobs", json=body, headers=headers)
+        for _ in range(8)
+    ))
+    jobs = (await client.get(f"/services/{service_id}/jobs")).json()["data"]
+
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
+    assert len({r.json()["data"]["id"] for r in responses}) == 1
+    assert len(jobs) == 1

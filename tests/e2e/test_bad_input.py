@@ -78,7 +78,7 @@ CASES = [
     case("services-nan", "POST", "/services",
          {"content": b'{"name": NaN}', "headers": JSON}, 400, "Request Not JSON"),
     case("services-array", "POST", "/services", {"json": [VALID_SERVICE]},
-         400, "Request Not JSON", "list"),
+         400, "Request Not JSON", "received array"),
     case("services-string", "POST", "/services", {"json": "Add One"},
          400, "Request Not JSON", "Add One"),
     case("services-null", "POST", "/services", {"content": b"null", "headers": JSON},

@@ -96,7 +96,8 @@ def test_retention_purges_on_restart(tmp_path: Path) -> None:
     assert still_there == []
     assert waiting.status_code == 200, waiting.text
     assert unretained_job.status_code == 200, unretained_job.text
-    assert f"service {retained}: purged 2 jobs" in second.log()
+    assert f"service {retained}: purged finished jobs" in second.log()
+    assert "(count 2, retention 1 s)" in second.log()
 
 
 def test_retention_purges_running_server(tmp_path: Path) -> None:

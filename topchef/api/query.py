@@ -76,6 +76,9 @@ def statuses(request: Request) -> Sequence[JobStatus]:
     """Return the statuses named by ``status`` (comma-separated, any letter case)."""
     found: list[JobStatus] = []
     for text in request.query_params.getlist("status"):
+        if not text.strip():
+            raise InvalidQuery(Problem("Invalid Status", "status= is empty; name a status such "
+                                       "as status=REGISTERED, or leave the parameter out"))
         for name in filter(None, (part.strip() for part in text.split(","))):
             status = JobStatus.parse(name)
             if status is None:

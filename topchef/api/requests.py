@@ -59,7 +59,7 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
 
     if not isinstance(value, dict):
         raise RequestNotJSON(
-            f"the body must be a JSON object, received {type(value).__name__} {_quote(body)}"
+            f"the body must be a JSON object, received {json_type_name(value)} {_quote(body)}"
         )
     return value
 
@@ -69,6 +69,19 @@ async def required_json_object(request: Request) -> dict[str, Any]:
     body = await read_json_object(request)
     assert body is not None  # read_json_object returns None only when optional
     return body
+
+
+def json_type_name(value: Any) -> str:
+    """Return the JSON name of a decoded value's type: object, array, string, number, ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def check_body(body: dict[str, Any], schema: CompiledSchema) -> None:

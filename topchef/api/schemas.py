@@ -115,7 +115,12 @@ SERVICE_SCHEMA = _object(
     title="Service",
 )
 
-_TIMEOUT = {"type": "integer", "minimum": 1, "description": "seconds between check-ins"}
+INT32_MAX = 2**31 - 1
+"""The largest value of the integer columns, the same on SQLite and PostgreSQL."""
+MAX_DELAY_SECONDS = 7 * 86_400
+MAX_ATTEMPTS = 1000
+_TIMEOUT = {"type": "integer", "minimum": 1, "maximum": INT32_MAX,
+            "description": "seconds between check-ins"}
 MAX_LEASE_SECONDS = 86_400
 MAX_WAIT_SECONDS = 300
 MAX_CLAIM_LIMIT = 100
@@ -124,16 +129,16 @@ _SETTINGS = {
     "timeout": _TIMEOUT,
     "lease_seconds": {"type": "integer", "minimum": 1, "maximum": MAX_LEASE_SECONDS,
                       "description": "how long a claim holds a job without a heartbeat"},
-    "max_attempts": {"type": "integer", "minimum": 1,
+    "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS,
                      "description": "claims a job gets before a failure is final"},
-    "retry_delay_seconds": {"type": "number", "minimum": 0,
+    "retry_delay_seconds": {"type": "number", "minimum": 0, "maximum": MAX_DELAY_SECONDS,
                             "description": "backoff before the first retry; doubles each time"},
-    "retry_delay_max_seconds": {"type": "number", "minimum": 0},
-    "retention_seconds": {"type": ["integer", "null"], "minimum": 1,
+    "retry_delay_max_seconds": {"type": "number", "minimum": 0, "maximum": MAX_DELAY_SECONDS},
+    "retention_seconds": {"type": ["integer", "null"], "minimum": 1, "maximum": INT32_MAX,
                           "description": "finished jobs older than this are purged; "
                           "null keeps them"},
 }
-_PRIORITY = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1,
+_PRIORITY = {"type": "integer", "minimum": -INT32_MAX - 1, "maximum": INT32_MAX,
              "description": "higher first; default 0"}
 _LEASE_TOKEN = {"type": "string", "minLength": 1, "maxLength": 200,
                 "description": "the token of the lease the job was claimed under"}

@@ -70,8 +70,7 @@ async def create_service(request: Request) -> Response:
                    headers={"Location": location})
 
 
-async def _service_response(request: Request, service_id: UUID) -> Response:
-    full = query.view(request) == "full"
+async def _service_response(request: Request, service_id: UUID, *, full: bool) -> Response:
     broker = broker_of(request)
     service, jobs, counts = await broker.service_jobs_summary(
         service_id, recent=SERVICE_DETAIL_JOBS
@@ -89,12 +88,14 @@ async def _service_response(request: Request, service_id: UUID) -> Response:
 
 
 async def get_service(request: Request) -> Response:
-    return await _service_response(request, path_id(request, "service_id"))
+    full = query.view(request) == "full"
+    return await _service_response(request, path_id(request, "service_id"), full=full)
 
 
 async def patch_service(request: Request) -> Response:
     """Check the service in; an optional body changes its name, description, flag or settings."""
     service_id = path_id(request, "service_id")
+    full = query.view(request) == "full"
     body = await read_json_object(request, optional=True) or {}
     check_body(body, schemas.SERVICE_PATCH)
 
@@ -105,7 +106,7 @@ async def patch_service(request: Request) -> Response:
         settings=_settings(body),
     )
     await broker_of(request).check_in(service_id, changes)
-    return await _service_response(request, service_id)
+    return await _service_response(request, service_id, full=full)
 
 
 def _availability(body: dict[str, Any]) -> bool | None:

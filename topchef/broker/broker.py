@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from topchef.broker.dispatch import CANCELLED, Dispatcher, JobCancelled, check_lease
-from topchef.broker.errors import Conflict, InvalidInput, JobNotFound, Problem, ServiceNotFound
+from topchef.broker.errors import (
+    Conflict,
+    DuplicateIdempotencyKey,
+    InvalidInput,
+    JobNotFound,
+    Problem,
+    ServiceNotFound,
+)
 from topchef.broker.events import Announcer, Event, JobFinished, JobsAvailable, job_key
 from topchef.broker.lifecycle import FINISHED
 from topchef.broker.models import (
@@ -218,12 +225,12 @@ class Broker:
             if working and not force:
                 raise Conflict(Problem(
                     "Service Has Working Jobs",
-                    f"service {service_id} has {working} WORKING jobs; wait for them, "
+                    f"service {service_id} has WORKING jobs ({working}); wait for them, "
                     "cancel them, or delete with force=true",
                 ))
             await session.delete_service(service_id)
 
-        log.info("service %s deleted with its jobs (%d were WORKING)", service_id, working)
+        log.info("service %s deleted with its jobs (WORKING at the time: %d)", service_id, working)
 
     # Jobs
 
@@ -244,15 +251,25 @@ class Broker:
             new.parameters, subject="parameters"
         )
 
-        async with self.store.write() as session:
-            if idempotency_key is not None:
+        try:
+            async with self.store.write() as session:
+                if idempotency_key is not None:
+                    existing = await session.find_job_by_key(service_id, idempotency_key)
+                    if existing is not None:
+                        return _replayed(existing, new), False
+                (job,) = await session.insert_jobs(
+                    [self._new_job(service_id, new, idempotency_key=idempotency_key)]
+                )
+                await self.events.announce(session, JobsAvailable(service_id))
+        except DuplicateIdempotencyKey:
+            # A concurrent submission with the same key committed between our
+            # lookup and our insert (PostgreSQL; SQLite serializes writers).
+            assert idempotency_key is not None  # only keyed inserts can collide
+            async with self.store.read() as session:
                 existing = await session.find_job_by_key(service_id, idempotency_key)
-                if existing is not None:
-                    return _replayed(existing, new), False
-            (job,) = await session.insert_jobs(
-                [self._new_job(service_id, new, idempotency_key=idempotency_key)]
-            )
-            await self.events.announce(session, JobsAvailable(service_id))
+            if existing is None:
+                raise
+            return _replayed(existing, new), False
 
         log.info("job %s created for service %s (priority %d)", job.id, service_id, job.priority)
         self.events.deliver(JobsAvailable(service_id))

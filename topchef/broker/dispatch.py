@@ -283,9 +283,12 @@ def _replace(job: Job, **changes: Any) -> Job:
 
 def check_lease(job: Job, token: str, now: datetime) -> None:
     """Raise LeaseLost unless ``token`` is the job's current, unexpired lease."""
+    if job.lease_token is None and job.status == JobStatus.REGISTERED:
+        raise LeaseLost(f"job {job.id} is REGISTERED and held under no lease: it was never "
+                        "claimed, or its lease expired and it went back to the queue")
     if job.lease_token is None:
-        raise LeaseLost(f"job {job.id} is {job.status} and held under no lease; the lease "
-                        "expired or the job was finished, released or cancelled")
+        raise LeaseLost(f"job {job.id} is {job.status} and held under no lease: the lease "
+                        "expired, or the job was finished, released or cancelled")
     if job.lease_token != token:
         raise LeaseLost(f"job {job.id} is held under another lease: the token is wrong, or the "
                         "lease expired and the job was claimed again")

@@ -68,6 +68,12 @@ class Conflict(BrokerError):
     default_title = "Conflict"
 
 
+class DuplicateIdempotencyKey(Conflict):
+    """Another submission with the same Idempotency-Key committed first."""
+
+    default_title = "Idempotency Key Reused"
+
+
 class Unavailable(BrokerError):
     """The store cannot serve the request now; retrying later may succeed."""
 

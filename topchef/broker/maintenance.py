@@ -37,7 +37,12 @@ async def purge_finished_jobs(broker: Broker) -> int:
     for service in await broker.list_services():
         if service.retention_seconds is None:
             continue
-        before = broker.now() - timedelta(seconds=service.retention_seconds)
+        try:
+            before = broker.now() - timedelta(seconds=service.retention_seconds)
+        except OverflowError:
+            log.warning("service %s: retention_seconds %d is too large to purge by; skipped",
+                        service.id, service.retention_seconds)
+            continue
         purged = 0
         while True:
             async with broker.store.write() as session:
@@ -46,8 +51,8 @@ async def purge_finished_jobs(broker: Broker) -> int:
             if deleted < PURGE_BATCH_SIZE:
                 break
         if purged:
-            log.info("service %s: purged %d jobs finished before %s (retention %d s)",
-                     service.id, purged, before.isoformat(), service.retention_seconds)
+            log.info("service %s: purged finished jobs older than %s (count %d, retention %d s)",
+                     service.id, before.isoformat(), purged, service.retention_seconds)
         total += purged
     return total
 
@@ -79,7 +84,7 @@ async def run_maintenance(
                               "every %g s", lease_sweep_seconds)
         else:
             if failures:
-                log.info("background sweep works again after %d failed attempts", failures)
+                log.info("background sweep works again (failed sweeps: %d)", failures)
             failures = 0
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), lease_sweep_seconds)

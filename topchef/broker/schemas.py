@@ -112,9 +112,7 @@ class CompiledSchema:
         try:
             self._validator = validator_class(schema, validate_formats=False, offline=True)
         except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
-            raise InvalidInput(
-                Problem("Invalid Schema", f"{field} cannot be compiled: {_first_line(exc)}")
-            ) from exc
+            raise InvalidInput(Problem("Invalid Schema", _compile_error(field, exc))) from exc
         self.schema = schema
 
     def violations(self, instance: JSON) -> list[Violation]:
@@ -173,6 +171,15 @@ def _resolve(schema: JSON, path: list[str | int]) -> JSON:
             return None
         node = node[part]
     return node
+
+
+def _compile_error(field: str, exc: BaseException) -> str:
+    reason = _first_line(exc)
+    if "Retrieval is disabled" in reason or "No base URI" in reason:
+        return (f"{field} has a $ref to another document ({reason}); TopChef never fetches "
+                "schemas, so put the definition under $defs and use a local $ref such as "
+                "#/$defs/NAME")
+    return f"{field} cannot be compiled: {reason}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -29,7 +29,7 @@ async def _listen_forever(url: URL, channel: str, receive: Callable[[str], None]
             ) as connection:
                 await connection.execute(f"LISTEN {channel}")
                 if failures:
-                    log.info("listening for job notifications again after %d failed attempts",
+                    log.info("listening for job notifications again (failed attempts: %d)",
                              failures)
                 failures = 0
                 async for notification in connection.notifies():

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from topchef.broker.errors import Unavailable
+from topchef.broker.errors import DuplicateIdempotencyKey, Unavailable
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
 from topchef.store.listen import listen_for_notifications
@@ -126,9 +126,16 @@ class SQLSession:
 
     async def insert_jobs(self, new_jobs: Sequence[Job]) -> list[Job]:
         statement = jobs.insert().returning(jobs.c.seq, sort_by_parameter_order=True)
-        result = await self._connection.execute(
-            statement, [_values(job, skip=("seq",)) for job in new_jobs]
-        )
+        try:
+            result = await self._connection.execute(
+                statement, [_values(job, skip=("seq",)) for job in new_jobs]
+            )
+        except sa.exc.IntegrityError as exc:
+            if "idempotency_key" not in str(exc.orig):
+                raise
+            raise DuplicateIdempotencyKey(
+                "another submission with this Idempotency-Key was stored first"
+            ) from exc
         seqs = result.scalars().all()
         return [Job(**{**_values(job), "status": job.status, "seq": seq})
                 for job, seq in zip(new_jobs, seqs, strict=True)]
