@@ -1,7 +1,10 @@
 """The ``topchef`` command: ``topchef serve`` runs the server, ``topchef db upgrade`` migrates.
 
-Every option can also be set by the environment variable shown in ``--help``.
-Data goes to standard output, messages and logs to standard error.
+The client commands (``services``, ``jobs``, ``validate`` and ``worker``) live
+in ``topchef.cli_client``. Every option can also be set by the environment
+variable shown in ``--help``. Data goes to standard output, messages and logs
+to standard error, and ``TopChefGroup`` turns every client error into one
+message and a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import sqlalchemy.exc
 import uvicorn
 
 import topchef
+from topchef import cli_client
+from topchef.client import SchemaViolationError, TopChefError
 from topchef.config import (
     DATABASE_URL_VARIABLES,
     DEFAULT_DATABASE_URL,
@@ -63,10 +68,33 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-@click.group()
+class TopChefGroup(click.Group):
+    """The top-level group: its handler prints the cause of a client error and exits with 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from topchef.worker import WorkerSetupError
+
+        try:
+            return super().invoke(ctx)
+        except SchemaViolationError as exc:
+            lines = "\n".join(f"  {violation}" for violation in exc.violations)
+            raise click.ClickException(f"the server rejected the request:\n{lines}") from exc
+        except (TopChefError, WorkerSetupError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except ValueError as exc:  # a schema file that cannot be read, an invalid argument
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=TopChefGroup)
 @click.version_option(topchef.__version__, prog_name="topchef")
 def main() -> None:
     """TopChef: a job broker that speaks HTTP."""
+
+
+main.add_command(cli_client.services)
+main.add_command(cli_client.jobs)
+main.add_command(cli_client.validate)
+main.add_command(cli_client.worker_command)
 
 
 @main.command()
@@ -129,7 +157,7 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
         purge_interval_seconds=purge_interval_seconds,
         drain_on_stop_signals=True,
     )
-    log.info("TopChef %s starting on http://%s:%d with store %s (%d server processes)",
+    log.info("TopChef %s starting on http://%s:%d with store %s (server processes: %d)",
              topchef.__version__, host, port, target.describe(), workers)
     _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level,
                  access_log=access_log)
