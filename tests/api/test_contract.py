@@ -212,3 +212,17 @@ async def test_concurrent_idempotent_submits(client: httpx.AsyncClient) -> None:
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert len({r.json()["data"]["id"] for r in responses}) == 1
     assert len(jobs) == 1
+
+
+async def test_submit_full_view(client: httpx.AsyncClient) -> None:
+    service_id = await create_service(client)
+
+    single = await client.post(f"/services/{service_id}/jobs?view=full",
+                               json={"parameters": {"value": 1}, "priority": 3})
+    batch = await client.post(f"/services/{service_id}/jobs/batch?view=full",
+                              json={"jobs": [{"parameters": {"value": 2}}]})
+
+    assert single.status_code == 201
+    assert single.json()["data"]["priority"] == 3
+    assert single.json()["data"]["service_id"] == service_id
+    assert batch.json()["data"][0]["attempt"] == 0

@@ -163,6 +163,7 @@ def _idempotency_key(request: Request) -> str | None:
 
 async def submit_job(request: Request) -> Response:
     service_id = path_id(request, "service_id")
+    render = views.job_full if query.view(request) == "full" else views.job_detail
     key = _idempotency_key(request)
     body = await required_json_object(request)
     check_body(body, schemas.NEW_JOB_ENVELOPE)
@@ -175,7 +176,7 @@ async def submit_job(request: Request) -> Response:
     if not created:
         headers["Idempotent-Replayed"] = "true"
     return success(
-        views.job_detail(job),
+        render(job),
         self_url=str(request.url),
         meta=f"new job ID is {job.id}",
         status_code=201 if created else 200,
@@ -185,6 +186,7 @@ async def submit_job(request: Request) -> Response:
 
 async def submit_batch(request: Request) -> Response:
     service_id = path_id(request, "service_id")
+    render = views.job_full if query.view(request) == "full" else views.job_detail
     if "idempotency-key" in request.headers:
         raise InvalidInput(Problem(
             "Invalid Header",
@@ -197,7 +199,7 @@ async def submit_batch(request: Request) -> Response:
     batch = [NewJob(parameters=item["parameters"], priority=item.get("priority", 0))
              for item in body["jobs"]]
     jobs = await broker_of(request).submit_jobs(service_id, batch)
-    return success([views.job_detail(job) for job in jobs], self_url=str(request.url),
+    return success([render(job) for job in jobs], self_url=str(request.url),
                    meta=f"created {len(jobs)} jobs", status_code=201)
 
 
