@@ -225,12 +225,12 @@ async def next_job(request: Request) -> Response:
     )
 
 
-async def _set_when_disconnected(request: Request, gone: asyncio.Event) -> None:
-    """Set ``gone`` when the client closes the connection, so a long poll claims nothing."""
+async def _set_when_disconnected(request: Request, disconnected: asyncio.Event) -> None:
+    """Set ``disconnected`` when the client closes the connection, so a long poll claims nothing."""
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":
-            gone.set()
+            disconnected.set()
             return
 
 
@@ -240,15 +240,15 @@ async def claim(request: Request) -> Response:
     body = await read_json_object(request, optional=True) or {}
     check_body(body, schemas.CLAIM_REQUEST)
 
-    gone = asyncio.Event()
+    disconnected = asyncio.Event()
     claim_request = ClaimRequest(
         worker=body.get("worker"),
         lease_seconds=body.get("lease_seconds"),
         wait_seconds=body.get("wait_seconds", 0),
         limit=body.get("limit", 1),
-        gone=gone,
+        disconnected=disconnected,
     )
-    watcher = asyncio.create_task(_set_when_disconnected(request, gone))
+    watcher = asyncio.create_task(_set_when_disconnected(request, disconnected))
     try:
         jobs = await broker_of(request).dispatch.claim(service_id, claim_request)
     finally:

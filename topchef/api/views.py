@@ -58,7 +58,7 @@ def _optional_timestamp(moment: datetime | None) -> str | None:
 
 
 def lease_view(job: Job, *, include_token: bool) -> dict[str, Any] | None:
-    """The job's lease; the token only goes to the worker that holds it."""
+    """Return the job's lease; only the worker that holds it gets the token."""
     lease = job.lease
     if lease is None:
         return None
@@ -73,7 +73,7 @@ def lease_view(job: Job, *, include_token: bool) -> dict[str, Any] | None:
 
 
 def job_full(job: Job, *, include_token: bool = False) -> dict[str, Any]:
-    """The classic job fields plus everything the broker knows about the job."""
+    """Return the classic job fields plus every field the broker stores for the job."""
     return {
         **job_detail(job),
         "service_id": str(job.service_id),
@@ -102,7 +102,7 @@ def service_settings(service: Service) -> dict[str, Any]:
 def service_full(
     service: Service, jobs: Sequence[Job], counts: Mapping[JobStatus, int], *, now: datetime
 ) -> dict[str, Any]:
-    """The classic service fields plus its settings, check-in time and job counts."""
+    """Return the classic service fields plus its settings, check-in time and job counts."""
     return {
         **service_detail(service, jobs, now=now),
         **service_settings(service),

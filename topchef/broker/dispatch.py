@@ -62,8 +62,8 @@ class ClaimRequest:
     """How long the lease lasts; None takes the service's ``lease_seconds``."""
     wait_seconds: float = 0.0
     limit: int = 1
-    gone: asyncio.Event | None = None
-    """Set when the claimer went away: a waiting claim then ends without taking a job."""
+    disconnected: asyncio.Event | None = None
+    """Set when the claimer disconnected: a waiting claim then ends without taking a job."""
 
 
 def retry_delay(service: Service, attempt: int, rng: random.Random) -> float:
@@ -81,7 +81,7 @@ class Dispatcher:
         self.events = events
         self.notifier = events.notifier
         self.draining = asyncio.Event()
-        """Set when the server stops, so long polls answer at once instead of waiting."""
+        """Set when the server stops, so long polls return at once instead of waiting."""
         self._clock = clock
         self._rng = rng or random.Random()
 
@@ -96,14 +96,14 @@ class Dispatcher:
             with self.notifier.waiter(service_id) as waiter:
                 claimed = await self._claim_once(service_id, request)
                 remaining = deadline - loop.time()
-                if claimed or remaining <= 0 or self._stopped(request.gone):
+                if claimed or remaining <= 0 or self._stopped(request.disconnected):
                     return claimed
-                await waiter.wait(min(remaining, WAIT_RECHECK_SECONDS), abort=request.gone)
-                if self._stopped(request.gone):
+                await waiter.wait(min(remaining, WAIT_RECHECK_SECONDS), abort=request.disconnected)
+                if self._stopped(request.disconnected):
                     return []
 
-    def _stopped(self, gone: asyncio.Event | None) -> bool:
-        return self.draining.is_set() or (gone is not None and gone.is_set())
+    def _stopped(self, disconnected: asyncio.Event | None) -> bool:
+        return self.draining.is_set() or (disconnected is not None and disconnected.is_set())
 
     def drain(self) -> None:
         """End every waiting long poll now; the server is stopping."""

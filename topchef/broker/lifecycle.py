@@ -33,7 +33,7 @@ FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.ERROR})
 def check_transition(current: JobStatus, target: JobStatus, *, changes_results: bool) -> None:
     """Raise Conflict unless a job in ``current`` may move to ``target``.
 
-    ``changes_results`` says whether the same request stores different results.
+    ``changes_results`` is whether the same request stores different results.
     """
     if target in _ALLOWED[current]:
         return

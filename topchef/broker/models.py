@@ -76,14 +76,14 @@ class Job:
     attempt: int = 0
     """How many times the job was claimed."""
     worker: str | None = None
-    """Who holds or last held the job."""
+    """The worker that has the job's lease, or had it last."""
     lease_token: str | None = None
     lease_expires_at: datetime | None = None
     visible_at: datetime | None = None
     """A REGISTERED job waiting out a retry delay is not claimed before this."""
     cancel_requested: bool = False
     error: str | None = None
-    """Why the job failed or was last requeued."""
+    """The reason the job failed or was last requeued."""
     idempotency_key: str | None = None
 
     @property
@@ -105,7 +105,7 @@ class Lease:
 
 @dataclass(frozen=True, slots=True)
 class ClaimValues:
-    """What one claim writes onto each job it takes."""
+    """The values one claim writes onto each job it takes."""
 
     now: datetime
     limit: int

@@ -1,4 +1,4 @@
-"""What a PATCH of a job may change, and the values it writes."""
+"""The rules for a PATCH of a job: which changes it may make and the values it writes."""
 
 from __future__ import annotations
 

@@ -134,7 +134,7 @@ def _violation(error: jsonschema_rs.ValidationError, schema: JSON) -> Violation:
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 3] + "..."
 
-    # For oneOf/anyOf, jsonschema-rs only says that no option matched; spell
+    # For oneOf/anyOf, jsonschema-rs only reports that no option matched. Spell
     # out why each option failed, so the sender sees what to fix.
     branches = getattr(error.kind, "context", None)
     if branches:

@@ -90,7 +90,7 @@ class StoreSession(Protocol):
     async def announce(self, payload: str) -> None:
         """Send ``payload`` to the other server processes when this transaction commits.
 
-        A store with one process (SQLite) has nobody to tell and does nothing.
+        A store served by one process (SQLite) has no other process and does nothing.
         """
         ...
 
@@ -101,7 +101,7 @@ class StoreSession(Protocol):
 
 class Store(Protocol):
     description: str
-    """What the store is, for logs: its kind and where it keeps data, without secrets."""
+    """A description of the store for logs: its kind and location, without secrets."""
 
     def read(self) -> AbstractAsyncContextManager[StoreSession]: ...
 

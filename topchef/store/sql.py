@@ -300,7 +300,7 @@ class SQLStore:
         """Turn a lost or refused database connection into Unavailable (503).
 
         The client gets no success, so nothing is acknowledged; a commit whose
-        answer was lost may still have been applied, which is why the message
+        reply was lost may still have been applied, which is why the message
         asks for a retry with the same Idempotency-Key. The pool replaces the
         dead connection for the next request.
         """
