@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -136,6 +137,7 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
     """Run the TopChef server until SIGINT or SIGTERM."""
     _configure_logging(log_level)
     target = _database_target(database_url)
+    _check_port_free(host, port)
     if workers > 1 and target.kind != "postgresql":
         raise click.BadParameter(
             "several server processes need a PostgreSQL database; SQLite serves one process",
@@ -161,6 +163,20 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
              topchef.__version__, host, port, target.describe(), workers)
     _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level,
                  access_log=access_log)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with a hint before touching the database if ``host:port`` cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {exc.strerror}; choose another port with "
+                "--port or TOPCHEF_PORT, or another address with --host"
+            ) from exc
 
 
 def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_level: str,

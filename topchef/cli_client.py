@@ -20,7 +20,7 @@ from typing import Any, TextIO, TypeVar
 import click
 
 from topchef import cli_output as output
-from topchef.client import DEFAULT_URL, Client, Job, JobStatus, WaitTimeoutError
+from topchef.client import DEFAULT_URL, Client, Job, JobStatus, TopChefError, WaitTimeoutError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,7 +56,32 @@ def _read_json_text(text: str, what: str) -> Any:
 
 def _read_json_file(path: str, what: str) -> Any:
     with click.open_file(path, encoding="utf-8") as stream:
-        return _read_json_text(stream.read(), f"{what} {path}")
+        try:
+            text = stream.read()
+        except UnicodeDecodeError as exc:
+            raise click.BadParameter(f"{what} {path} is not UTF-8 text: {exc}") from exc
+    return _read_json_text(text, f"{what} {path}")
+
+
+def _count(number: int, noun: str) -> str:
+    """Return "1 job" or "3 jobs"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _for_each(ids: tuple[str, ...], action: Callable[[str], str]) -> None:
+    """Run ``action`` on every id, reporting each failure and going on with the rest.
+
+    Exit non-zero at the end if any failed, naming them.
+    """
+    failed: list[str] = []
+    for item_id in ids:
+        try:
+            click.echo(action(item_id), err=True)
+        except TopChefError as exc:
+            click.echo(f"{item_id}: {exc}", err=True)
+            failed.append(item_id)
+    if failed:
+        raise click.ClickException(f"failed for {_count(len(failed), 'id')}: {', '.join(failed)}")
 
 
 # Services
@@ -133,16 +158,19 @@ def services_create(name: str, job_registration_schema: str, job_result_schema: 
 
 @services.command("delete")
 @click.argument("service_ids", nargs=-1, required=True, metavar="SERVICE_ID...")
-@_option("--force", envvar="TOPCHEF_FORCE", is_flag=True,
-         help="Delete also while some of the service's jobs are WORKING.")
+# No environment variable: an exported one would turn every later delete into a forced one.
+@click.option("--force", is_flag=True,
+              help="Delete also while some of the service's jobs are WORKING.")
 @server_options
 def services_delete(service_ids: tuple[str, ...], force: bool, url: str,
                     token: str | None) -> None:
     """Delete services with all their jobs."""
     with Client(url, token) as client:
-        for service_id in service_ids:
+        def delete(service_id: str) -> str:
             client.delete_service(service_id, force=force)
-            click.echo(f"deleted service {service_id}", err=True)
+            return f"deleted service {service_id}"
+
+        _for_each(service_ids, delete)
 
 
 # Jobs
@@ -166,9 +194,10 @@ def _jsonl_parameters(stream: TextIO, name: str) -> Iterator[Any]:
          "submitted in batches of up to 1000.")
 @_option("--priority", envvar="TOPCHEF_PRIORITY", type=int, default=0, show_default=True,
          help="Higher priorities are claimed first.")
-@_option("--idempotency-key", envvar="TOPCHEF_IDEMPOTENCY_KEY",
-         help="A repeat with this key returns the first job instead of a new one "
-         "(single jobs only).")
+# No environment variable: an exported key would make every later submit return the first job.
+@click.option("--idempotency-key",
+              help="A repeat with this key returns the first job instead of a new one "
+              "(single jobs only).")
 @server_options
 @json_option
 def jobs_submit(service_id: str, parameters: str | None, jobs_file: TextIO | None, priority: int,
@@ -186,7 +215,7 @@ def jobs_submit(service_id: str, parameters: str | None, jobs_file: TextIO | Non
             if idempotency_key is not None:
                 raise click.UsageError("--idempotency-key applies to a single job, not to --file")
             submitted = _submit_file(client, service_id, jobs_file, priority=priority)
-    click.echo(f"submitted {len(submitted)} jobs", err=True)
+    click.echo(f"submitted {_count(len(submitted), 'job')}", err=True)
     if as_json:
         output.echo_json(submitted if jobs_file else submitted[0])
     else:
@@ -279,7 +308,7 @@ def jobs_wait(job_ids: tuple[str, ...], timeout: float | None, url: str, token: 
     if unfinished:
         problems.append(f"{len(unfinished)} did not finish within {timeout:g} s")
     if problems:
-        raise click.ClickException(f"of {len(job_ids)} jobs, {' and '.join(problems)}")
+        raise click.ClickException(f"of {_count(len(job_ids), 'job')}, {' and '.join(problems)}")
 
 
 @jobs.command("cancel")
@@ -288,10 +317,12 @@ def jobs_wait(job_ids: tuple[str, ...], timeout: float | None, url: str, token: 
 def jobs_cancel(job_ids: tuple[str, ...], url: str, token: str | None) -> None:
     """Cancel jobs: a REGISTERED one at once, a WORKING one when its worker hears of it."""
     with Client(url, token) as client:
-        for job_id in job_ids:
+        def cancel(job_id: str) -> str:
             job = client.cancel(job_id)
             state = "cancelled" if job.status == JobStatus.ERROR else "cancellation requested"
-            click.echo(f"job {job_id}: {state}", err=True)
+            return f"job {job_id}: {state}"
+
+        _for_each(job_ids, cancel)
 
 
 @jobs.command("delete")
@@ -300,18 +331,20 @@ def jobs_cancel(job_ids: tuple[str, ...], url: str, token: str | None) -> None:
 def jobs_delete(job_ids: tuple[str, ...], url: str, token: str | None) -> None:
     """Delete jobs that are not WORKING."""
     with Client(url, token) as client:
-        for job_id in job_ids:
+        def delete(job_id: str) -> str:
             client.delete_job(job_id)
-            click.echo(f"deleted job {job_id}", err=True)
+            return f"deleted job {job_id}"
+
+        _for_each(job_ids, delete)
 
 
 # Validation
 
 @click.command()
-@click.argument("schema_file", metavar="SCHEMA", type=click.Path(dir_okay=False,
-                                                                 allow_dash=False))
-@click.argument("instance_file", metavar="INSTANCE", type=click.Path(dir_okay=False,
-                                                                     allow_dash=True))
+@click.argument("schema_file", metavar="SCHEMA",
+                type=click.Path(exists=True, dir_okay=False, allow_dash=False))
+@click.argument("instance_file", metavar="INSTANCE",
+                type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @json_option
 def validate(schema_file: str, instance_file: str, as_json: bool) -> None:
     """Check the JSON in INSTANCE against the JSON Schema in SCHEMA, as the server would.
@@ -337,7 +370,7 @@ def validate(schema_file: str, instance_file: str, as_json: bool) -> None:
             click.echo(violation.describe(instance_file))
     if violations:
         raise click.ClickException(f"{instance_file} breaks {schema_file} in "
-                                   f"{len(violations)} places")
+                                   f"{_count(len(violations), 'place')}")
     click.echo(f"{instance_file} is valid against {schema_file}", err=True)
 
 
