@@ -286,3 +286,18 @@ def test_retry_delay_doubles_and_caps() -> None:
     delays = [retry_delay(service, attempt, rng) for attempt in range(1, 6)]
 
     assert delays == [1, 2, 4, 5, 5]
+
+
+async def test_cancelled_job_expired_lease_says_cancelled(broker: Broker, clock: Clock) -> None:
+    service = await make_service(broker, lease_seconds=10)
+    await broker.submit_job(service.id, NewJob({}))
+    (claimed,) = await broker.dispatch.claim(service.id, ClaimRequest())
+    assert claimed.lease_token is not None
+    await broker.dispatch.cancel(claimed.id)
+
+    clock.advance(11)
+    await expire_all_leases(broker)
+
+    with pytest.raises(JobCancelled):
+        await broker.dispatch.heartbeat(claimed.id, claimed.lease_token, None)
+    assert (await broker.get_job(claimed.id)).error == "cancelled by request"

@@ -282,7 +282,13 @@ def _replace(job: Job, **changes: Any) -> Job:
 
 
 def check_lease(job: Job, token: str, now: datetime) -> None:
-    """Raise LeaseLost unless ``token`` is the job's current, unexpired lease."""
+    """Raise LeaseLost unless ``token`` is the job's current, unexpired lease.
+
+    A job that was cancelled raises JobCancelled instead, also when its lease
+    ran out before the worker heard of the cancellation, so the worker learns why.
+    """
+    if job.cancel_requested and job.status == JobStatus.ERROR:
+        raise JobCancelled(f"job {job.id} was cancelled; stop working on it")
     if job.lease_token is None and job.status == JobStatus.REGISTERED:
         raise LeaseLost(f"job {job.id} is REGISTERED and held under no lease: it was never "
                         "claimed, or its lease expired and it went back to the queue")
