@@ -1,10 +1,10 @@
 """Claims, leases, heartbeats, failures, cancellation and lease expiry.
 
 A claim moves jobs from REGISTERED to WORKING under a lease: an opaque token,
-an expiry, the worker's name and the attempt number. Whoever shows the token
-may heartbeat, complete or fail the job until the lease expires; after that
-the expiry sweep returns the job to the queue (or to ERROR on its last
-attempt) and the old token is refused with a 409.
+an expiry, the worker's name and the attempt number. A request that carries
+the token may heartbeat, complete or fail the job until the lease expires.
+After that the expiry sweep returns the job to the queue (or to ERROR on its
+last attempt), and the old token is refused with a 409.
 
 Priority and fairness: most claims take the highest priority first (FIFO
 among equals), but a share of claims (``FIFO_CLAIM_SHARE``) takes the oldest

@@ -1,8 +1,9 @@
 """The SQL store, one implementation for SQLite and PostgreSQL.
 
 On SQLite the store keeps two engines: one connection for writes, whose
-transactions start with ``BEGIN IMMEDIATE`` so they never fail halfway on a
-lock upgrade, and a small pool for reads, which WAL mode lets run beside the
+transactions start with ``BEGIN IMMEDIATE``, so they wait for the write lock
+(up to the busy timeout) at the start instead of failing on a lock upgrade
+halfway, and a small pool for reads, which WAL mode lets run beside the
 writer. ``synchronous=FULL`` makes every commit durable before it returns.
 On PostgreSQL one pool serves both, and rows read for an update are locked
 with ``FOR UPDATE``.
