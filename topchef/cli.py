@@ -29,6 +29,7 @@ from topchef.config import (
     DEFAULT_DATABASE_URL,
     DEFAULT_HOST,
     DEFAULT_MAINTAINER_NAME,
+    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_POOL_SIZE,
     DEFAULT_PORT,
     DEFAULT_PURGE_INTERVAL_SECONDS,
@@ -121,6 +122,9 @@ main.add_command(cli_client.worker_command)
               show_envvar=True, default=DEFAULT_PURGE_INTERVAL_SECONDS, show_default=True,
               type=click.FloatRange(min=0.1),
               help="How often finished jobs past their service's retention_seconds are deleted.")
+@click.option("--max-body-bytes", envvar="TOPCHEF_MAX_BODY_BYTES", show_envvar=True,
+              default=DEFAULT_MAX_BODY_BYTES, show_default=True, type=click.IntRange(1, None),
+              help="Largest request body accepted, in bytes; a larger one gets 413.")
 @click.option("--log-level", envvar="TOPCHEF_LOG_LEVEL", show_envvar=True, default="info",
               show_default=True, type=click.Choice(LOG_LEVELS))
 @click.option("--maintainer-name", envvar="TOPCHEF_MAINTAINER_NAME", show_envvar=True,
@@ -132,7 +136,7 @@ main.add_command(cli_client.worker_command)
               default=True, show_default=True, help="Log one line per HTTP request.")
 def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
           pool_size: int, statement_timeout_ms: int, purge_interval_seconds: float,
-          log_level: str, maintainer_name: str, maintainer_email: str,
+          max_body_bytes: int, log_level: str, maintainer_name: str, maintainer_email: str,
           access_log: bool) -> None:
     """Run the TopChef server until SIGINT or SIGTERM."""
     _configure_logging(log_level)
@@ -157,6 +161,7 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
         pool_size=pool_size,
         statement_timeout_ms=statement_timeout_ms,
         purge_interval_seconds=purge_interval_seconds,
+        max_body_bytes=max_body_bytes,
         drain_on_stop_signals=True,
     )
     log.info("TopChef %s starting on http://%s:%d with store %s (server processes: %d)",

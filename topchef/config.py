@@ -10,6 +10,9 @@ DEFAULT_PORT = 5000
 DEFAULT_DATABASE_URL = "sqlite:///topchef.db"
 DEFAULT_MAINTAINER_NAME = "TopChef administrator"
 DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+"""Room for a full batch of 1,000 jobs with parameters of about 16 KB each."""
+DEFAULT_MAX_JSON_DEPTH = 64
 DEFAULT_PURGE_INTERVAL_SECONDS = 60.0
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 
@@ -40,6 +43,10 @@ class Settings:
     """Database connections each server process keeps open (PostgreSQL)."""
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
     """PostgreSQL cancels a statement that runs longer; 0 turns the limit off."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """A larger request body is refused with 413 before it is read to the end."""
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    """Arrays and objects nested deeper than this in a request body are refused."""
     drain_on_stop_signals: bool = False
     """End open long polls when SIGINT or SIGTERM arrives; servers turn this on."""
     migrate_on_start: bool = True
@@ -56,6 +63,7 @@ def settings_from_environment() -> Settings:
         migrate_on_start=migrate not in ("false", "0", "no", "off"),
         drain_on_stop_signals=True,
         pool_size=int(os.environ.get("TOPCHEF_POOL_SIZE", DEFAULT_POOL_SIZE)),
+        max_body_bytes=int(os.environ.get("TOPCHEF_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         purge_interval_seconds=float(
             os.environ.get("TOPCHEF_PURGE_INTERVAL_SECONDS", DEFAULT_PURGE_INTERVAL_SECONDS)
         ),
@@ -73,6 +81,7 @@ def settings_to_environment(settings: Settings) -> dict[str, str]:
         "TOPCHEF_MAINTAINER_EMAIL": settings.maintainer_email,
         "TOPCHEF_MIGRATE": "true" if settings.migrate_on_start else "false",
         "TOPCHEF_POOL_SIZE": str(settings.pool_size),
+        "TOPCHEF_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "TOPCHEF_PURGE_INTERVAL_SECONDS": str(settings.purge_interval_seconds),
         "TOPCHEF_STATEMENT_TIMEOUT_MS": str(settings.statement_timeout_ms),
     }

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from topchef.api.envelope import failure
+from topchef.api.requests import PayloadTooLarge
 from topchef.broker.errors import (
     BrokerError,
     Conflict,
@@ -21,6 +22,7 @@ from topchef.broker.errors import (
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: tuple[tuple[type[BrokerError], int], ...] = (
+    (PayloadTooLarge, 413),
     (Unavailable, 503),
     (NotFound, 404),
     (Conflict, 409),

@@ -32,13 +32,66 @@ def _quote(body: bytes) -> str:
     return f"{text!r}{suffix}"
 
 
+class PayloadTooLarge(InvalidInput):
+    default_title = "Payload Too Large"
+
+
+class TooDeeplyNested(InvalidInput):
+    default_title = "Request Too Deeply Nested"
+
+
+async def _read_body(request: Request) -> bytes:
+    """Read the body, stopping as soon as it passes the server's size limit."""
+    limit: int = request.app.state.settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body has {declared} bytes; this server accepts at most "
+                              f"{limit} (topchef serve --max-body-bytes)")
+
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body passed {limit} bytes, the most this server "
+                                  "accepts (topchef serve --max-body-bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_depth(value: Any, limit: int) -> None:
+    """Raise TooDeeplyNested if arrays and objects nest deeper than ``limit`` levels.
+
+    The body object itself is level 1. The walk goes level by level, so it
+    needs no recursion however deep the body is.
+    """
+    level: list[Any] = [value]
+    depth = 1
+    while True:
+        children = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list)
+        ]
+        if not children:
+            return
+        depth += 1
+        if depth > limit:
+            raise TooDeeplyNested(
+                f"the body nests arrays and objects deeper than {limit} levels"
+            )
+        level = children
+
+
 async def read_json_object(request: Request, *, optional: bool = False) -> dict[str, Any] | None:
     """Return the body as a JSON object, or None for an empty body when ``optional``.
 
     Raise RequestNotJSON for another content type, a body that is not JSON, or
-    JSON that is not an object.
+    JSON that is not an object; PayloadTooLarge (413) past the size limit; and
+    TooDeeplyNested past the nesting limit.
     """
-    body = await request.body()
+    body = await _read_body(request)
     if not body.strip():
         if optional:
             return None
@@ -61,6 +114,7 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
         raise RequestNotJSON(
             f"the body must be a JSON object, received {json_type_name(value)} {_quote(body)}"
         )
+    _check_depth(value, request.app.state.settings.max_json_depth)
     return value
 
 
