@@ -2,7 +2,7 @@
 
 PostgreSQL tests use the server named by TOPCHEF_TEST_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/test), each test in a schema of its own
-that is dropped afterwards. Where no server answers they are skipped with the
+that is dropped afterwards. Where no server responds they are skipped with the
 reason.
 """
 

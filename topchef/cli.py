@@ -66,7 +66,7 @@ database_url_option = click.option(
 
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
-    # Alembic announces every context it opens; our own migration lines say what changed.
+    # Alembic logs every context it opens, and our own migration lines report what changed.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 

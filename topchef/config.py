@@ -33,7 +33,7 @@ def database_url_from_environment() -> str:
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     maintainer_name: str = DEFAULT_MAINTAINER_NAME
-    """Who runs this server, as ``GET /`` reports it."""
+    """The person or group running this server, as ``GET /`` reports it."""
     maintainer_email: str = ""
     lease_sweep_seconds: float = 1.0
     """How often the server looks for expired leases."""

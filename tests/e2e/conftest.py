@@ -48,7 +48,7 @@ class ServerProcess:
 
 
 def start_server(database_url: str, log_path: Path, *extra_args: str) -> ServerProcess:
-    """Start ``topchef serve`` and wait until it answers ``GET /``."""
+    """Start ``topchef serve`` and wait until it responds to ``GET /``."""
     port = free_port()
     command = [
         sys.executable, "-m", "topchef", "serve",

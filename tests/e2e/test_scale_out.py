@@ -1,7 +1,7 @@
 """Several server processes on one PostgreSQL database.
 
 These tests start their own server processes on a fresh schema of the test
-database and skip with the reason where no PostgreSQL server answers.
+database and skip with the reason where no PostgreSQL server responds.
 """
 
 from __future__ import annotations

@@ -108,8 +108,8 @@ def create_app(settings: Settings) -> Starlette:
 def _drain_on_stop_signals(broker: Broker) -> Callable[[], None]:
     """Make SIGINT and SIGTERM end open long polls at once, then stop the server as before.
 
-    uvicorn lets open requests finish before it stops; without this, each long
-    poll would hold the shutdown until its wait ran out or was cut off.
+    uvicorn lets open requests finish before it stops. Without this, each long
+    poll would delay the shutdown until its wait ran out or was cut off.
     Return a function that puts the previous handlers back.
     """
     loop = asyncio.get_running_loop()

@@ -88,8 +88,8 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
     """Return the body as a JSON object, or None for an empty body when ``optional``.
 
     Raise RequestNotJSON for another content type, a body that is not JSON, or
-    JSON that is not an object; PayloadTooLarge (413) past the size limit; and
-    TooDeeplyNested past the nesting limit.
+    JSON that is not an object. Raise PayloadTooLarge (413) past the size limit
+    and TooDeeplyNested past the nesting limit.
     """
     body = await _read_body(request)
     if not body.strip():

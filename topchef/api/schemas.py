@@ -116,7 +116,7 @@ SERVICE_SCHEMA = _object(
 )
 
 INT32_MAX = 2**31 - 1
-"""The largest value of the integer columns, the same on SQLite and PostgreSQL."""
+"""Largest value of the integer columns, the same on SQLite and PostgreSQL."""
 MAX_DELAY_SECONDS = 7 * 86_400
 MAX_ATTEMPTS = 1000
 _TIMEOUT = {"type": "integer", "minimum": 1, "maximum": INT32_MAX,

@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from topchef.broker.dispatch import CANCELLED, Dispatcher, JobCancelled, check_lease
+from topchef.broker.dispatch import (
+    CANCELLED,
+    Dispatcher,
+    JobCancelled,
+    check_lease,
+    finish_values,
+)
 from topchef.broker.errors import (
     Conflict,
     DuplicateIdempotencyKey,
@@ -24,7 +30,14 @@ from topchef.broker.errors import (
     Problem,
     ServiceNotFound,
 )
-from topchef.broker.events import Announcer, Event, JobFinished, JobsAvailable, job_key
+from topchef.broker.events import (
+    Announcer,
+    Event,
+    JobFinished,
+    JobsAvailable,
+    job_key,
+    status_events,
+)
 from topchef.broker.lifecycle import FINISHED
 from topchef.broker.models import (
     DEFAULT_LEASE_SECONDS,
@@ -372,8 +385,7 @@ class Broker:
                 check_lease(job, patch.lease_token, now)
             cancelled_now = job.cancel_requested and job.status == JobStatus.WORKING
             if cancelled_now:
-                values = {"status": JobStatus.ERROR, "date_finished": now, "error": CANCELLED,
-                          "lease_token": None, "lease_expires_at": None}
+                values = finish_values(now, JobStatus.ERROR, CANCELLED)
             else:
                 values = patch_values(job, patch, now)
             events: list[Event] = []
@@ -381,7 +393,9 @@ class Broker:
                 await session.update_job(job_id, values)
                 job = await session.get_job(job_id)
                 assert job is not None  # the row was locked in this same transaction
-                events = _status_events(job) if "status" in values else []
+                if "status" in values:
+                    events = status_events(job.id, job.service_id, job.status,
+                                           at=job.visible_at)
                 await self.events.announce(session, *events)
 
         if values:
@@ -412,15 +426,6 @@ class Broker:
     def validate(self, schema: JSON, instance: JSON) -> None:
         """Check ``schema`` and validate ``instance`` against it, raising on any violation."""
         CompiledSchema(schema, field="schema").validate(instance, subject="object")
-
-
-def _status_events(job: Job) -> list[Event]:
-    """Return what waiters must hear after ``job`` moved to its current status."""
-    if job.status in FINISHED:
-        return [JobFinished(job.id)]
-    if job.status == JobStatus.REGISTERED:
-        return [JobsAvailable(job.service_id)]
-    return []
 
 
 def _replayed(existing: Job, new: NewJob) -> Job:

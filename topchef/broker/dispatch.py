@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from topchef.broker.errors import Conflict, JobNotFound, Problem, ServiceNotFound
-from topchef.broker.events import Announcer, Event, JobFinished, JobsAvailable
+from topchef.broker.events import Announcer, Event, JobFinished, status_events
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class Dispatcher:
             job, service = await _locked_job(session, job_id)
             check_lease(job, token, now)
             if job.cancel_requested:
-                await session.update_job(job_id, _finish(now, JobStatus.ERROR, CANCELLED))
+                await session.update_job(job_id, finish_values(now, JobStatus.ERROR, CANCELLED))
                 await self.events.announce(session, JobFinished(job_id))
             else:
                 expires = now + timedelta(seconds=lease_seconds or service.lease_seconds)
@@ -167,24 +167,24 @@ class Dispatcher:
                 raise Conflict(Problem("Status Change Not Allowed", detail))
             changes = self._failure_changes(job, service, now, error=error, retry=retry)
             await session.update_job(job_id, changes)
-            event = _outcome(job, changes)
-            await self.events.announce(session, event)
+            events = _outcome(job, changes)
+            await self.events.announce(session, *events)
             updated = await session.get_job(job_id)
         assert updated is not None  # locked in the same transaction
 
         self._log_outcome(updated, reason=changes["error"])
-        self.events.deliver(event)
+        self.events.deliver(*events)
         return updated
 
     def _failure_changes(
         self, job: Job, service: Service, now: datetime, *, error: str, retry: bool
     ) -> dict[str, Any]:
         if job.cancel_requested:
-            return _finish(now, JobStatus.ERROR, CANCELLED)
+            return finish_values(now, JobStatus.ERROR, CANCELLED)
         if not retry or job.attempt >= service.max_attempts:
             if retry:
                 error = f"{error} (no attempts left: {job.attempt} of {service.max_attempts})"
-            return _finish(now, JobStatus.ERROR, error)
+            return finish_values(now, JobStatus.ERROR, error)
 
         delay = retry_delay(service, job.attempt, self._rng)
         return {
@@ -208,7 +208,7 @@ class Dispatcher:
                 changes = self._failure_changes(job, service, now, error=reason, retry=True)
                 if await session.update_job(job.id, changes, lease_token=job.lease_token):
                     handled.append((job, changes))
-                    await self.events.announce(session, _outcome(job, changes))
+                    await self.events.announce(session, *_outcome(job, changes))
 
         for job, changes in handled:
             if changes["status"] == JobStatus.REGISTERED:
@@ -216,7 +216,7 @@ class Dispatcher:
                             changes["error"])
             else:
                 self._finished(job, changes["status"], changes["error"])
-            self.events.deliver(_outcome(job, changes))
+            self.events.deliver(*_outcome(job, changes))
         return len(handled)
 
     # Cancellation
@@ -227,7 +227,7 @@ class Dispatcher:
         async with self.store.write() as session:
             job, _service = await _locked_job(session, job_id)
             if job.status == JobStatus.REGISTERED:
-                await session.update_job(job_id, _finish(now, JobStatus.ERROR, CANCELLED))
+                await session.update_job(job_id, finish_values(now, JobStatus.ERROR, CANCELLED))
                 await self.events.announce(session, JobFinished(job_id))
             elif job.status == JobStatus.WORKING:
                 await session.update_job(job_id, {"cancel_requested": True})
@@ -261,11 +261,10 @@ class Dispatcher:
                 reason)
 
 
-def _outcome(job: Job, changes: dict[str, Any]) -> Event:
+def _outcome(job: Job, changes: dict[str, Any]) -> list[Event]:
     """Return what waiters must hear after ``changes`` ended or requeued ``job``."""
-    if changes["status"] == JobStatus.REGISTERED:
-        return JobsAvailable(job.service_id, at=changes.get("visible_at"))
-    return JobFinished(job.id)
+    return status_events(job.id, job.service_id, changes["status"],
+                         at=changes.get("visible_at"))
 
 
 CANCELLED = "cancelled by request"
@@ -273,7 +272,8 @@ CANCELLED = "cancelled by request"
 _RELEASED = {"lease_token": None, "lease_expires_at": None}
 
 
-def _finish(now: datetime, status: JobStatus, error: str) -> dict[str, Any]:
+def finish_values(now: datetime, status: JobStatus, error: str) -> dict[str, Any]:
+    """Return the column values that end a job in ``status`` with ``error``, lease released."""
     return {**_RELEASED, "status": status, "date_finished": now, "error": error}
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from topchef.broker.models import JobStatus
 from topchef.broker.notify import Notifier
 
 if TYPE_CHECKING:
@@ -45,6 +46,20 @@ Event = JobsAvailable | JobFinished
 
 NOW = "now"
 """Stands for "no retry delay" in a payload."""
+
+
+def status_events(
+    job_id: UUID, service_id: UUID, status: JobStatus, *, at: datetime | None = None
+) -> list[Event]:
+    """Return what waiters must hear after a job moved to ``status``.
+
+    ``at`` is the end of a retry delay, for a job put back in the queue.
+    """
+    if status in (JobStatus.COMPLETED, JobStatus.ERROR):
+        return [JobFinished(job_id)]
+    if status == JobStatus.REGISTERED:
+        return [JobsAvailable(service_id, at=at)]
+    return []
 
 
 def job_key(job_id: UUID) -> tuple[str, UUID]:

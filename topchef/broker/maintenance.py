@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 LEASE_SWEEP_SECONDS = 1.0
 PURGE_SWEEP_SECONDS = 60.0
 PURGE_BATCH_SIZE = 500
-"""Jobs deleted per transaction, so a large purge never holds the database for long."""
+"""Jobs deleted per transaction, so a large purge keeps the write lock only briefly."""
 
 
 async def expire_all_leases(broker: Broker) -> int:

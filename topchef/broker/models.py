@@ -46,7 +46,7 @@ class Service:
     last_checked_in: datetime
     created_at: datetime
     lease_seconds: int = DEFAULT_LEASE_SECONDS
-    """How long a claim holds a job without a heartbeat."""
+    """Seconds a claim keeps a job without a heartbeat."""
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     """Claims a job gets; after the last one an expired lease or a failure is final."""
     retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS
@@ -95,7 +95,7 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A claim's hold on a job: whoever shows the token may report on the job until expiry."""
+    """A claim's reservation of a job: a request with the token may report on it until expiry."""
 
     token: str
     expires_at: datetime

@@ -20,7 +20,7 @@ may lose the microseconds; a difference below this is not a change."""
 class JobPatch:
     """A requested change to a job; None means "leave as is" for status and results.
 
-    ``read_only`` holds the fields a client echoed back (id, date_submitted,
+    ``read_only`` contains the fields a client echoed back (id, date_submitted,
     parameters); they must match the stored job. ``lease_token`` fences the
     change: it applies only while the job is held under that lease.
     """

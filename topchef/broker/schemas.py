@@ -135,7 +135,7 @@ def _violation(error: jsonschema_rs.ValidationError, schema: JSON) -> Violation:
         message = message[: MAX_MESSAGE_CHARS - 3] + "..."
 
     # For oneOf/anyOf, jsonschema-rs only reports that no option matched. Spell
-    # out why each option failed, so the sender sees what to fix.
+    # out why each option failed, so the sender learns what to fix.
     branches = getattr(error.kind, "context", None)
     if branches:
         options = _resolve(schema, list(error.schema_path))

@@ -153,9 +153,9 @@ class Client:
     def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
         """Return the job once it is COMPLETED or ERROR.
 
-        The server keeps each request open until the job finishes or 30 s pass, and
-        this repeats until ``timeout`` seconds have passed (None waits without
-        limit); then WaitTimeoutError carries the job as it was.
+        The server keeps each request open until the job finishes or 30 s pass.
+        The requests repeat until ``timeout`` seconds have passed (None waits
+        without limit), and then WaitTimeoutError carries the job as it was.
         """
         return self._run(ops.wait_for_job(job_id, timeout=timeout))
 

@@ -1,9 +1,9 @@
 """The SQL store, one implementation for SQLite and PostgreSQL.
 
-On SQLite the store keeps two engines: one connection for writes, whose
+On SQLite the store keeps two engines. Writes go through one connection whose
 transactions start with ``BEGIN IMMEDIATE``, so they wait for the write lock
 (up to the busy timeout) at the start instead of failing on a lock upgrade
-halfway, and a small pool for reads, which WAL mode lets run beside the
+halfway. Reads go through a small pool, which WAL mode lets run beside the
 writer. ``synchronous=FULL`` makes every commit durable before it returns.
 On PostgreSQL one pool serves both, and rows read for an update are locked
 with ``FOR UPDATE``.
@@ -302,7 +302,7 @@ class SQLStore:
 
         The client gets no success, so nothing is acknowledged; a commit whose
         reply was lost may still have been applied, which is why the message
-        asks for a retry with the same Idempotency-Key. The pool replaces the
+        requests a retry with the same Idempotency-Key. The pool replaces the
         dead connection for the next request.
         """
         try:
