@@ -93,10 +93,7 @@ def server_tokens(tokens_file: str | None) -> tuple[Token, ...]:
 
 def check_binding(host: str, *, tokens: tuple[Token, ...], allow_unauthenticated: bool) -> None:
     """Refuse a non-loopback address without tokens unless the server may run open."""
-    if tokens:
-        log.info("access tokens: %d configured; requests need a bearer token", len(tokens))
-        return
-    if is_loopback_host(host):
+    if tokens or is_loopback_host(host):
         return
     if not allow_unauthenticated:
         raise click.ClickException(

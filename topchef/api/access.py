@@ -215,6 +215,9 @@ class TokenNameFilter(logging.Filter):
 def access_middleware(settings: Settings) -> list[Middleware]:
     """Return the token check for the app's middleware list, or nothing when no token is set."""
     if not settings.tokens:
+        log.info("access control off: no tokens configured, so every request is allowed")
         return []
+    log.info("access control on: %d tokens configured; requests need a bearer token",
+             len(settings.tokens))
     return [Middleware(AccessMiddleware, tokens=TokenTable(settings.tokens))]
 
