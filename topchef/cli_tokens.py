@@ -92,12 +92,12 @@ def server_tokens(tokens_file: str | None) -> tuple[Token, ...]:
 
 
 def check_binding(host: str, *, tokens: tuple[Token, ...], allow_unauthenticated: bool) -> None:
-    """Refuse a non-loopback address without tokens unless the server may run open."""
+    """Reject a non-loopback address without tokens unless the server may run open."""
     if tokens or is_loopback_host(host):
         return
     if not allow_unauthenticated:
         raise click.ClickException(
-            f"refusing to listen on {host} without access tokens, because anyone who can "
+            f"will not listen on {host} without access tokens, because anyone who can "
             "reach it could change every service and job; configure tokens with "
             f"--tokens-file or TOPCHEF_TOKENS, listen on 127.0.0.1, or pass "
             f"{ALLOW_UNAUTHENTICATED} to run open (the classic Java and MATLAB clients "

@@ -319,7 +319,7 @@ def test_refusal_logged_without_token(guarded: GuardedServer, http: httpx.Client
 
     log = guarded.process.log()
     assert '"GET /jobs HTTP/1.1" 200 token=read-token' in log
-    assert "POST /services refused with 403: token work-token has role work, needs admin" in log
+    assert "POST /services rejected with 403: token work-token has role work, needs admin" in log
     for token in guarded.tokens.values():
         assert token not in log
 
@@ -400,7 +400,7 @@ def test_open_non_loopback_refused(tmp_path: Path) -> None:
 
     assert result.returncode != 0
     assert "--allow-unauthenticated" in result.stderr
-    assert "refusing to listen on 0.0.0.0 without access tokens" in result.stderr
+    assert "will not listen on 0.0.0.0 without access tokens" in result.stderr
     assert not (tmp_path / "a.db").exists()
 
 

@@ -155,7 +155,7 @@ def _forbidden(token: Token, required: Role, method: str, path: str) -> ASGIApp:
 
 
 class AccessMiddleware:
-    """Answer 401 or 403 in the error envelope unless the request's token has the needed role.
+    """Reject a request with 401 or 403 in the error envelope unless its token has the needed role.
 
     On success it sets the Starlette ``user`` (named after the token) and ``auth``
     (the token's role) in the scope, and ``current_token_name`` for log lines.
@@ -180,12 +180,12 @@ class AccessMiddleware:
         try:
             token = self._authenticate(scope)
         except BadCredentials as exc:
-            log.info("%s %s refused with 401: %s", method, path, exc.detail)
+            log.info("%s %s rejected with 401: %s", method, path, exc.detail)
             await _unauthorized(exc)(scope, receive, send)
             return
         current_token_name.set(token.name)
         if not token.allows(required):
-            log.info("%s %s refused with 403: token %s has role %s, needs %s",
+            log.info("%s %s rejected with 403: token %s has role %s, needs %s",
                      method, path, token.name, token.role, required)
             await _forbidden(token, required, method, path)(scope, receive, send)
             return

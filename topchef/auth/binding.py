@@ -1,4 +1,4 @@
-"""Which listen addresses count as loopback, where a server without tokens may run."""
+"""Loopback addresses, the only ones a server without tokens listens on unless told otherwise."""
 
 from __future__ import annotations
 

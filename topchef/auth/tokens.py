@@ -2,7 +2,7 @@
 
 The server stores only the SHA-256 digest of each token. A tokens file has one
 token a line, ``ROLE NAME SHA256HEX``, with ``#`` comments and blank lines
-allowed. TOPCHEF_TOKENS holds comma-separated entries ``ROLE:NAME:TOKEN`` (the
+allowed. TOPCHEF_TOKENS contains comma-separated entries ``ROLE:NAME:TOKEN`` (the
 token in plain text, for containers whose environment is not written to disk)
 or ``ROLE:NAME:sha256:HEX`` (the digest, as ``topchef serve --workers`` passes
 the table to its server processes).
@@ -32,7 +32,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9._~+/-]+=*$")
 
 
 class Role(enum.StrEnum):
-    """What a token may do; see ``GRANTS`` for which roles include which."""
+    """The permission level of a token; ``GRANTS`` lists which roles include which."""
 
     ADMIN = "admin"
     SUBMIT = "submit"
@@ -173,7 +173,7 @@ def parse_tokens_variable(value: str, source: str = "TOPCHEF_TOKENS") -> list[To
 
 
 def tokens_variable(tokens: Iterable[Token]) -> str:
-    """Write ``tokens`` as a TOPCHEF_TOKENS value that holds digests only."""
+    """Write ``tokens`` as a TOPCHEF_TOKENS value that contains digests only."""
     return ",".join(f"{token.role}:{token.name}:{DIGEST_PREFIX}{token.digest.hex()}"
                     for token in tokens)
 
