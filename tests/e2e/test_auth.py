@@ -134,7 +134,7 @@ def new_service_and_job(http: httpx.Client, guarded: GuardedServer) -> tuple[str
     return service_id, job.json()["data"]["id"]
 
 
-def assert_refused(response: httpx.Response, status_code: int) -> None:
+def assert_rejected(response: httpx.Response, status_code: int) -> None:
     assert response.status_code == status_code, response.text
     if status_code == 401:
         assert response.headers["WWW-Authenticate"].startswith('Bearer realm="topchef"')
@@ -212,7 +212,7 @@ def test_route_access(http: httpx.Client, guarded: GuardedServer, case: RouteCas
     if role is not None and case.needs in ALLOWED[role]:
         assert response.status_code not in (401, 403), response.text
         return
-    assert_refused(response, 401 if role is None else 403)
+    assert_rejected(response, 401 if role is None else 403)
     assert guarded.snapshot() == before
     if role is not None and case.method != "HEAD":
         detail = response.json()["errors"][0]["detail"]
@@ -295,7 +295,7 @@ def fill(template: bytes, guarded: GuardedServer) -> bytes:
 
 
 @pytest.mark.parametrize("bad", BAD_TOKENS, ids=str)
-def test_bad_token_refused(http: httpx.Client, guarded: GuardedServer, bad: BadToken) -> None:
+def test_bad_token_rejected(http: httpx.Client, guarded: GuardedServer, bad: BadToken) -> None:
     service_id, _ = new_service_and_job(http, guarded)
     path = fill(bad.path.replace("{service}", service_id).encode(), guarded).decode()
     headers = httpx.Headers([(name, fill(value, guarded)) for name, value in bad.headers])
@@ -304,7 +304,7 @@ def test_bad_token_refused(http: httpx.Client, guarded: GuardedServer, bad: BadT
     # A body that is not JSON shows that the check comes before the body is parsed.
     response = http.request(bad.method, path, headers=headers, content=b"{not json")
 
-    assert_refused(response, bad.status_code)
+    assert_rejected(response, bad.status_code)
     assert guarded.snapshot() == before
     assert guarded.tokens["admin"] not in response.text
 
@@ -313,7 +313,7 @@ def test_bad_token_corpus_size() -> None:
     assert len(BAD_TOKENS) >= 20
 
 
-def test_refusal_logged_without_token(guarded: GuardedServer, http: httpx.Client) -> None:
+def test_rejection_logged_without_token(guarded: GuardedServer, http: httpx.Client) -> None:
     http.get("/jobs", headers=guarded.headers("read"))
     http.post("/services", json=SERVICE_BODY, headers=guarded.headers("work"))
 
@@ -337,7 +337,7 @@ def test_override_authorised_as_overridden(http: httpx.Client, guarded: GuardedS
     check_in = http.post(f"/services/{service_id}",
                          headers={**guarded.headers("work"), "X-HTTP-Method-Override": "PATCH"})
 
-    assert_refused(refused, 403)
+    assert_rejected(refused, 403)
     assert "DELETE /jobs/" in refused.json()["errors"][0]["detail"]
     assert unchanged == before
     assert deleted.status_code == 204
@@ -383,7 +383,7 @@ def test_cors_off_without_origins(tmp_path: Path) -> None:
         server.stop()
 
     assert "Access-Control-Allow-Origin" not in preflight.headers
-    assert_refused(preflight, 401)
+    assert_rejected(preflight, 401)
     assert simple.status_code == 200
     assert "Access-Control-Allow-Origin" not in simple.headers
     assert token not in server.log()
@@ -391,7 +391,7 @@ def test_cors_off_without_origins(tmp_path: Path) -> None:
 
 # Binding
 
-def test_open_non_loopback_refused(tmp_path: Path) -> None:
+def test_open_non_loopback_rejected(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TOPCHEF_")}
     result = subprocess.run(
         [sys.executable, "-m", "topchef", "serve", "--host", "0.0.0.0", "--port",
