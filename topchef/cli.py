@@ -22,7 +22,7 @@ import sqlalchemy.exc
 import uvicorn
 
 import topchef
-from topchef import cli_client
+from topchef import cli_client, cli_tokens
 from topchef.client import SchemaViolationError, TopChefError
 from topchef.config import (
     DATABASE_URL_VARIABLES,
@@ -35,6 +35,7 @@ from topchef.config import (
     DEFAULT_PURGE_INTERVAL_SECONDS,
     DEFAULT_STATEMENT_TIMEOUT_MS,
     Settings,
+    cors_origins_from_text,
     settings_to_environment,
 )
 from topchef.store import (
@@ -97,6 +98,7 @@ main.add_command(cli_client.services)
 main.add_command(cli_client.jobs)
 main.add_command(cli_client.validate)
 main.add_command(cli_client.worker_command)
+main.add_command(cli_tokens.tokens)
 
 
 @main.command()
@@ -134,12 +136,27 @@ main.add_command(cli_client.worker_command)
               default="", help="Where users of this server write to, as GET / reports it.")
 @click.option("--access-log/--no-access-log", envvar="TOPCHEF_ACCESS_LOG", show_envvar=True,
               default=True, show_default=True, help="Log one line per HTTP request.")
+@click.option("--tokens-file", envvar="TOPCHEF_TOKENS_FILE", show_envvar=True, default=None,
+              type=click.Path(dir_okay=False),
+              help="Accept the bearer tokens listed in this file (lines ROLE NAME SHA256HEX, "
+              "see 'topchef tokens add'); TOPCHEF_TOKENS adds ROLE:NAME:TOKEN entries.")
+@click.option("--allow-unauthenticated", envvar="TOPCHEF_ALLOW_UNAUTHENTICATED",
+              show_envvar=True, is_flag=True,
+              help="Listen on a non-loopback address without tokens, open to anyone who "
+              "reaches it (for the classic clients, which cannot send tokens).")
+@click.option("--cors-origin", "cors_origins", envvar="TOPCHEF_CORS_ORIGINS", show_envvar=True,
+              multiple=True, help="Let web pages from this origin (such as "
+              "https://dash.example.org) call the API; repeat for more origins, or give a "
+              "comma-separated list in the variable. Off by default.")
 def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
           pool_size: int, statement_timeout_ms: int, purge_interval_seconds: float,
           max_body_bytes: int, log_level: str, maintainer_name: str, maintainer_email: str,
-          access_log: bool) -> None:
+          access_log: bool, tokens_file: str | None, allow_unauthenticated: bool,
+          cors_origins: tuple[str, ...]) -> None:
     """Run the TopChef server until SIGINT or SIGTERM."""
     _configure_logging(log_level)
+    tokens = cli_tokens.server_tokens(tokens_file)
+    cli_tokens.check_binding(host, tokens=tokens, allow_unauthenticated=allow_unauthenticated)
     target = _database_target(database_url)
     _check_port_free(host, port)
     if workers > 1 and target.kind != "postgresql":
@@ -163,6 +180,8 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
         purge_interval_seconds=purge_interval_seconds,
         max_body_bytes=max_body_bytes,
         drain_on_stop_signals=True,
+        tokens=tokens,
+        cors_origins=cors_origins_from_text(",".join(cors_origins)),
     )
     log.info("TopChef %s starting on http://%s:%d with store %s (server processes: %d)",
              topchef.__version__, host, port, target.describe(), workers)
@@ -214,7 +233,9 @@ def _logging_config(level: str) -> dict[str, Any]:
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
                                 "stream": "ext://sys.stderr"}},
         "root": {"handlers": ["stderr"], "level": level.upper()},
-        "loggers": {"alembic": {"level": "WARNING"}},
+        "filters": {"token_name": {"()": "topchef.api.access.TokenNameFilter"}},
+        "loggers": {"alembic": {"level": "WARNING"},
+                    "uvicorn.access": {"filters": ["token_name"]}},
     }
 
 

@@ -37,8 +37,8 @@ def _option(*names: str, envvar: str, **settings: Any) -> Callable[[F], F]:
 def server_options(command: F) -> F:
     """Add ``--url`` and ``--token``, the server every client command talks to."""
     command = _option("--token", envvar="TOPCHEF_TOKEN", default=None,
-                      help="Sent as 'Authorization: Bearer TOKEN' (the server does not check "
-                      "tokens yet).")(command)
+                      help="Access token, sent as 'Authorization: Bearer TOKEN'; needed when "
+                      "the server has tokens configured.")(command)
     return _option("--url", envvar="TOPCHEF_URL", default=DEFAULT_URL, show_default=True,
                    help="Base URL of the TopChef server.")(command)
 

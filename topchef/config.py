@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from topchef.auth.tokens import Token, load_tokens, tokens_variable
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 DEFAULT_DATABASE_URL = "sqlite:///topchef.db"
@@ -51,6 +53,10 @@ class Settings:
     """End open long polls when SIGINT or SIGTERM arrives; servers turn this on."""
     migrate_on_start: bool = True
     """Run the Alembic migrations before serving; turn off where they run separately."""
+    tokens: tuple[Token, ...] = ()
+    """Access tokens with their roles; with none, every request is allowed."""
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins allowed to call the API from another site; none turns CORS off."""
 
 
 def settings_from_environment() -> Settings:
@@ -70,7 +76,15 @@ def settings_from_environment() -> Settings:
         statement_timeout_ms=int(
             os.environ.get("TOPCHEF_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)
         ),
+        tokens=load_tokens(tokens_file=os.environ.get("TOPCHEF_TOKENS_FILE"),
+                           tokens_variable_value=os.environ.get("TOPCHEF_TOKENS")),
+        cors_origins=cors_origins_from_text(os.environ.get("TOPCHEF_CORS_ORIGINS", "")),
     )
+
+
+def cors_origins_from_text(text: str) -> tuple[str, ...]:
+    """Split a comma-separated list of origins such as ``https://a.example,http://b:8080``."""
+    return tuple(origin.strip() for origin in text.split(",") if origin.strip())
 
 
 def settings_to_environment(settings: Settings) -> dict[str, str]:
@@ -84,4 +98,8 @@ def settings_to_environment(settings: Settings) -> dict[str, str]:
         "TOPCHEF_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "TOPCHEF_PURGE_INTERVAL_SECONDS": str(settings.purge_interval_seconds),
         "TOPCHEF_STATEMENT_TIMEOUT_MS": str(settings.statement_timeout_ms),
+        # The digests of every token, whether it came from a file or the environment.
+        "TOPCHEF_TOKENS_FILE": "",
+        "TOPCHEF_TOKENS": tokens_variable(settings.tokens),
+        "TOPCHEF_CORS_ORIGINS": ",".join(settings.cors_origins),
     }

@@ -13,6 +13,7 @@ CLIENT_NAMES = {
     "LeaseLostError", "NotFoundError", "Problem", "RequestError", "RequestTimeoutError",
     "SchemaViolationError", "ServerError", "Service", "ServiceNotFoundError", "ServiceSummary",
     "TopChefError", "UnexpectedResponseError", "Violation", "WaitTimeoutError", "read_schema",
+    "AuthenticationError", "PermissionDeniedError",
 }
 WORKER_NAMES = {
     "JobContext", "RunOptions", "Worker", "WorkerRunner", "WorkerSetupError", "current_job",

@@ -17,6 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from topchef.api import jobs, root, services
+from topchef.api.access import access_middleware
+from topchef.api.cors import cors_middleware
 from topchef.api.errors import EXCEPTION_HANDLERS
 from topchef.api.override import MethodOverrideMiddleware
 from topchef.broker import Broker
@@ -99,7 +101,8 @@ def create_app(settings: Settings) -> Starlette:
 
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(MethodOverrideMiddleware)],
+        middleware=[*cors_middleware(settings), Middleware(MethodOverrideMiddleware),
+                    *access_middleware(settings)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -14,6 +14,7 @@ the server's full views, and raise the exceptions drawn in
 from topchef.client._async import AsyncClient
 from topchef.client._errors import (
     APIError,
+    AuthenticationError,
     BadRequestError,
     BatchSubmitError,
     ConflictError,
@@ -22,6 +23,7 @@ from topchef.client._errors import (
     JobNotFoundError,
     LeaseLostError,
     NotFoundError,
+    PermissionDeniedError,
     Problem,
     RequestError,
     RequestTimeoutError,
@@ -42,6 +44,7 @@ __all__ = [
     "MAX_BATCH_JOBS",
     "APIError",
     "AsyncClient",
+    "AuthenticationError",
     "BadRequestError",
     "BatchSubmitError",
     "Client",
@@ -55,6 +58,7 @@ __all__ = [
     "Lease",
     "LeaseLostError",
     "NotFoundError",
+    "PermissionDeniedError",
     "Problem",
     "RequestError",
     "RequestTimeoutError",

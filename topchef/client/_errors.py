@@ -11,6 +11,8 @@ Every exception derives from ``TopChefError``::
     │   │   ├── InvalidSchemaError     a service schema is not a valid JSON Schema
     │   │   └── SchemaViolationError   parameters or results break their schema;
     │   │                              ``violations`` holds every one with its path
+    │   ├── AuthenticationError    401: the token is missing or not valid on this server
+    │   ├── PermissionDeniedError  403: the token's role does not allow the request
     │   ├── NotFoundError          404, naming the id that was not found
     │   │   ├── ServiceNotFoundError
     │   │   └── JobNotFoundError
@@ -136,6 +138,21 @@ class SchemaViolationError(BadRequestError):
         noun = "violation" if count == 1 else "violations"
         listed = "; ".join(str(violation) for violation in self.violations)
         return f"{count} schema {noun}: {listed}"
+
+
+class AuthenticationError(APIError):
+    """401: the server needs a bearer token and got none, or one it does not accept."""
+
+    def _describe(self) -> str:
+        return (f"{super()._describe()}; give the client a valid token: Client(url, "
+                "token=...), --token or TOPCHEF_TOKEN")
+
+
+class PermissionDeniedError(APIError):
+    """403: the token is valid, but its role does not allow this request."""
+
+    def _describe(self) -> str:
+        return f"{super()._describe()}; use a token with that role"
 
 
 class NotFoundError(APIError):

@@ -23,6 +23,7 @@ import httpx
 
 from topchef.client._errors import (
     APIError,
+    AuthenticationError,
     BadRequestError,
     BatchSubmitError,
     ConflictError,
@@ -31,6 +32,7 @@ from topchef.client._errors import (
     JobNotFoundError,
     LeaseLostError,
     NotFoundError,
+    PermissionDeniedError,
     Problem,
     SchemaViolationError,
     ServerError,
@@ -112,6 +114,8 @@ _ERRORS_BY_TITLE: dict[tuple[int, str], type[APIError]] = {
 }
 _ERRORS_BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
 }
