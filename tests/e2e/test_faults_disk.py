@@ -1,0 +1,214 @@
+"""A full disk or a read-only SQLite file: 503 with the reason, reads go on, writes recover.
+
+The database lives on a small tmpfs that the test mounts, which needs root
+(or CAP_SYS_ADMIN); without it the tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import ServerProcess, start_server
+from tests.e2e.faults_load import create_service
+
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
+
+TMPFS_SIZE = "2M"
+BALLAST_CHUNK = b"\0" * 4096
+PADDING = "x" * 8000
+"""Padding in the parameters, so a few submissions outgrow the space SQLite has left."""
+MAX_SUBMISSIONS_UNTIL_FULL = 100
+FULL_DISK_REASON = "disk that holds the database is full"
+READ_ONLY_REASON = "database file is read-only"
+
+
+def mount(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["mount", *arguments], capture_output=True, text=True, check=False)
+
+
+def unmount(directory: Path) -> None:
+    subprocess.run(["umount", str(directory)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A fresh tmpfs of TMPFS_SIZE, unmounted after the test."""
+    directory = tmp_path / "tmpfs"
+    directory.mkdir()
+    mounted = mount("-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(directory))
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {mounted.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        unmount(directory)
+
+
+@pytest.fixture
+def read_only_view(tmpfs: Path, tmp_path: Path) -> Iterator[Path]:
+    """A read-only bind mount of the tmpfs; the test may make it writable again."""
+    view = tmp_path / "read-only"
+    view.mkdir()
+    bound = mount("--bind", str(tmpfs), str(view))
+    assert bound.returncode == 0, bound.stderr
+    try:
+        made_read_only = mount("-o", "remount,bind,ro", str(view))
+        assert made_read_only.returncode == 0, made_read_only.stderr
+        yield view
+    finally:
+        unmount(view)
+
+
+def fill(directory: Path) -> Path:
+    """Write a ballast file into ``directory`` until the disk is full; return its path."""
+    ballast = directory / "ballast"
+    descriptor = os.open(ballast, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(descriptor, BALLAST_CHUNK)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(descriptor)
+    return ballast
+
+
+def submit(http: httpx.Client, service_id: str, key: str, *, padded: bool) -> httpx.Response:
+    parameters = {"key": key, "padding": PADDING} if padded else {"key": key}
+    return http.post(f"/services/{service_id}/jobs", json={"parameters": parameters},
+                     headers={"Idempotency-Key": key})
+
+
+def claim(http: httpx.Client, service_id: str) -> dict[str, object]:
+    response = http.post(f"/services/{service_id}/jobs/next", json={"worker": "disk-test"})
+    assert response.status_code == 200, response.text
+    job: dict[str, object] = response.json()["data"]
+    return job
+
+
+def complete(http: httpx.Client, job: dict[str, object]) -> httpx.Response:
+    lease = job["lease"]
+    assert isinstance(lease, dict)
+    # Padded, so that the completion needs more space than the refused submission.
+    results = {"key": "done", "worker": "disk-test", "attempt": lease["attempt"],
+               "padding": PADDING * 2}
+    patch = {"status": "COMPLETED", "results": results, "lease": lease["token"]}
+    return http.patch(f"/jobs/{job['id']}", json=patch)
+
+
+def submit_until_refused(http: httpx.Client, service_id: str) -> tuple[list[str], httpx.Response]:
+    """Submit padded jobs until one is refused; return the acknowledged ids and the refusal."""
+    acknowledged: list[str] = []
+    for n in range(MAX_SUBMISSIONS_UNTIL_FULL):
+        response = submit(http, service_id, f"padded-{n}", padded=True)
+        if response.status_code != 201:
+            return acknowledged, response
+        acknowledged.append(response.json()["data"]["id"])
+    raise AssertionError(f"{MAX_SUBMISSIONS_UNTIL_FULL} submissions fit on a full disk")
+
+
+def integrity(database: Path) -> str:
+    with sqlite3.connect(database) as connection:
+        result: str = connection.execute("PRAGMA integrity_check").fetchone()[0]
+    return result
+
+
+def assert_refused(response: httpx.Response, reason: str) -> None:
+    assert response.status_code == 503, response.text
+    assert reason in response.json()["errors"][0]["detail"]
+
+
+def test_full_disk_answers_503_and_recovers(tmpfs: Path, tmp_path: Path) -> None:
+    database = tmpfs / "topchef.db"
+    server = start_server(f"sqlite:///{database}", tmp_path / "server.log")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        service_id = create_service(server.url)
+        first = submit(http, service_id, "first", padded=False).json()["data"]["id"]
+        working = claim(http, service_id)
+
+        ballast = fill(tmpfs)
+        acknowledged, refused = submit_until_refused(http, service_id)
+        completion = complete(http, working)
+        service_read = http.get(f"/services/{service_id}")
+        job_read = http.get(f"/jobs/{first}")
+        still_working = http.get(f"/jobs/{working['id']}").json()["data"]["status"]
+
+        ballast.unlink()
+        retried = submit(http, service_id, refused.request.headers["Idempotency-Key"],
+                         padded=True)
+        completion_retried = complete(http, working)
+        acknowledged += [retried.json()["data"]["id"]]
+        found = [http.get(f"/jobs/{job_id}").status_code for job_id in [first, *acknowledged]]
+    exit_code = server.stop()
+
+    print(f"\nfull disk: {len(acknowledged)} padded jobs acknowledged, exit code {exit_code}")
+    assert_refused(refused, FULL_DISK_REASON)
+    assert_refused(completion, FULL_DISK_REASON)
+    assert service_read.status_code == 200
+    assert job_read.status_code == 200
+    assert still_working == "WORKING"
+    assert retried.status_code == 201
+    assert completion_retried.status_code == 200
+    assert set(found) == {200}
+    assert f"database unavailable on sqlite at sqlite:///{database}: the {FULL_DISK_REASON}" \
+        in server.log()
+    assert integrity(database) == "ok"
+
+
+def kill_after_first_job(database: Path, log_path: Path) -> tuple[str, str]:
+    """Create a service and a job, then SIGKILL the server, leaving the WAL files behind."""
+    server: ServerProcess = start_server(f"sqlite:///{database}", log_path)
+    service_id = create_service(server.url)
+    job = httpx.post(f"{server.url}/services/{service_id}/jobs", json={"parameters": {"key": "a"}})
+    server.process.kill()
+    server.process.wait()
+    return service_id, job.json()["data"]["id"]
+
+
+def test_read_only_database_answers_503_and_recovers(
+    tmpfs: Path, read_only_view: Path, tmp_path: Path
+) -> None:
+    service_id, job_id = kill_after_first_job(tmpfs / "topchef.db", tmp_path / "writer.log")
+    database = read_only_view / "topchef.db"
+    server = start_server(f"sqlite:///{database}", tmp_path / "server.log")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        service_read = http.get(f"/services/{service_id}")
+        job_read = http.get(f"/jobs/{job_id}")
+        refused = submit(http, service_id, "read-only", padded=False)
+
+        made_writable = mount("-o", "remount,bind,rw", str(read_only_view))
+        retried = submit(http, service_id, "read-only", padded=False)
+        replayed = submit(http, service_id, "read-only", padded=False)
+    server.stop()
+
+    assert made_writable.returncode == 0, made_writable.stderr
+    assert service_read.status_code == 200
+    assert job_read.status_code == 200
+    assert_refused(refused, READ_ONLY_REASON)
+    assert retried.status_code == 201, retried.text
+    assert replayed.status_code == 200
+    assert replayed.json()["data"]["id"] == retried.json()["data"]["id"]
+    assert f"the {READ_ONLY_REASON} to the server" in server.log()
+    assert integrity(database) == "ok"
+
+
+def test_read_only_database_without_wal_refuses_start(
+    tmpfs: Path, read_only_view: Path, tmp_path: Path
+) -> None:
+    # A clean stop removes the WAL files, which SQLite cannot recreate on a read-only mount.
+    writer = start_server(f"sqlite:///{tmpfs / 'topchef.db'}", tmp_path / "writer.log")
+    writer.stop()
+
+    with pytest.raises(RuntimeError) as refused:
+        start_server(f"sqlite:///{read_only_view / 'topchef.db'}", tmp_path / "server.log")
+
+    assert "cannot open the database" in str(refused.value)
