@@ -6,6 +6,7 @@ The database lives on a small tmpfs that the test mounts, which needs root
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sqlite3
@@ -35,7 +36,12 @@ def mount(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 
 def unmount(directory: Path) -> None:
-    subprocess.run(["umount", str(directory)], capture_output=True, check=False)
+    """Unmount ``directory``; if a file on it is still open, detach it and fail the test."""
+    unmounted = subprocess.run(["umount", str(directory)], capture_output=True, text=True,
+                               check=False)
+    if unmounted.returncode != 0:
+        subprocess.run(["umount", "--lazy", str(directory)], capture_output=True, check=False)
+        raise AssertionError(f"{directory} was still in use: {unmounted.stderr.strip()}")
 
 
 @pytest.fixture
@@ -117,7 +123,7 @@ def submit_until_refused(http: httpx.Client, service_id: str) -> tuple[list[str]
 
 
 def integrity(database: Path) -> str:
-    with sqlite3.connect(database) as connection:
+    with contextlib.closing(sqlite3.connect(database)) as connection:
         result: str = connection.execute("PRAGMA integrity_check").fetchone()[0]
     return result
 

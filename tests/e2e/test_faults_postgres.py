@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -83,3 +84,27 @@ def test_dropped_connections_answer_503(postgres_url: str, tmp_path: Path) -> No
     assert dropped > 0
     assert problems == []
     assert "unexpected error" not in server.log()
+
+
+def read_only_url(database_url: str) -> str:
+    """Return ``database_url`` with every transaction read-only, as on a hot standby."""
+    url = sa.make_url(database_url)
+    options = f"{url.query.get('options', '')} -cdefault_transaction_read_only=on".strip()
+    return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def test_read_only_server_answers_503(postgres_url: str, tmp_path: Path) -> None:
+    writer = start_server(postgres_url, tmp_path / "writer.log")
+    service_id = create_service(writer.url)
+    writer.stop()
+
+    server = start_server(read_only_url(postgres_url), tmp_path / "server.log")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        service_read = http.get(f"/services/{service_id}")
+        refused = http.post(f"/services/{service_id}/jobs", json={"parameters": {"key": "a"}})
+    server.stop()
+
+    assert service_read.status_code == 200
+    assert refused.status_code == 503, refused.text
+    assert "accepts no writes" in refused.json()["errors"][0]["detail"]
+    assert "database unavailable on postgresql" in server.log()
