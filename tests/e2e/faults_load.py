@@ -30,7 +30,7 @@ LEASE_SECONDS = 2
 CLAIM_LIMIT = 5
 CLAIM_WAIT_SECONDS = 1
 REQUEST_TIMEOUT_SECONDS = 15
-RETRY_PAUSE_SECONDS = 0.05
+RETRY_PAUSE_SECONDS = 0.1
 DRAIN_TIMEOUT_SECONDS = 90
 
 SERVICE = {
@@ -58,7 +58,7 @@ class Ledger:
     acknowledged: dict[str, str] = field(default_factory=dict)
     """Idempotency-Key to the id of the job the server acknowledged."""
     unanswered: set[str] = field(default_factory=set)
-    """Keys whose submission got no answer or a 503; retried after the fault."""
+    """Keys whose submission got no answer or a 503 and no acknowledgement since."""
     completed: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Job id to the results of a completion the server acknowledged with 200."""
     answers: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -88,8 +88,16 @@ def _is_error_envelope(response: httpx.Response) -> bool:
     return bool(errors) and all("detail" in error for error in errors)
 
 
-def create_service(url: str) -> str:
-    response = httpx.post(url + "/services", json=SERVICE, timeout=REQUEST_TIMEOUT_SECONDS)
+def describe(ledger: Ledger, *, resubmitted: int) -> str:
+    """Summarize the ledger for the test output."""
+    return (f"{len(ledger.acknowledged)} jobs acknowledged ({ledger.answers['submit 200']} "
+            f"replayed, {resubmitted} sent again at the end), {len(ledger.completed)} completions "
+            f"acknowledged, answers {dict(sorted(ledger.answers.items()))}")
+
+
+def create_service(url: str, *, lease_seconds: int = LEASE_SECONDS) -> str:
+    service = {**SERVICE, "lease_seconds": lease_seconds}
+    response = httpx.post(url + "/services", json=service, timeout=REQUEST_TIMEOUT_SECONDS)
     assert response.status_code == 201, response.text
     service_id: str = response.json()["data"]["id"]
     return service_id
@@ -120,7 +128,12 @@ def submit(client: httpx.Client, target: Target, service_id: str, key: str,
 
 
 class Submitter(threading.Thread):
-    """Submits jobs one after another until stopped."""
+    """Submits jobs one after another until stopped, each until the server acknowledges it.
+
+    A submission that got no answer or a 503 is sent again with the same key,
+    as a careful client does. So when a crash cut off the response to a stored
+    job, the repeat gets a replay (200) of that job.
+    """
 
     def __init__(self, target: Target, service_id: str, ledger: Ledger, name: str) -> None:
         super().__init__(name=name, daemon=True)
@@ -135,10 +148,11 @@ class Submitter(threading.Thread):
             while not self.stop.is_set():
                 n += 1
                 key = f"{self.name}-{n}"
-                if not submit(client, self.target, self.service_id, key, self.ledger):
+                while not submit(client, self.target, self.service_id, key, self.ledger):
                     with self.ledger.lock:
                         self.ledger.unanswered.add(key)
-                    time.sleep(RETRY_PAUSE_SECONDS)
+                    if self.stop.wait(RETRY_PAUSE_SECONDS):
+                        return
 
 
 class Worker(threading.Thread):
@@ -214,7 +228,7 @@ class Load:
             submitter.join(timeout=REQUEST_TIMEOUT_SECONDS * 2)
 
     def resubmit_unanswered(self) -> int:
-        """Submit every unanswered key again, with the same key; return how many there were."""
+        """Submit every still unanswered key again; return how many there were."""
         keys = sorted(self.ledger.unanswered)
         with httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS) as client:
             for key in keys:

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ServerProcess, start_server
-from tests.e2e.faults_load import Load, Target, check_nothing_lost, create_service, stored_jobs
+from tests.e2e.faults_load import (
+    Load,
+    Target,
+    check_nothing_lost,
+    create_service,
+    describe,
+    stored_jobs,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -59,8 +66,6 @@ def test_kill_9_loses_no_acknowledged_work(database_url: str, tmp_path: Path) ->
 
     ledger = load.ledger
     problems = check_nothing_lost(database_url, ledger)
-    print(f"{KILL_ROUNDS} kills in {elapsed:.1f} s: {len(stored_jobs(database_url))} jobs stored, "
-          f"{len(ledger.acknowledged)} acknowledged "
-          f"({resubmitted} after a resubmission), {len(ledger.completed)} completions "
-          f"acknowledged, answers {dict(sorted(ledger.answers.items()))}")
+    print(f"{KILL_ROUNDS} kills in {elapsed:.1f} s: {len(stored_jobs(database_url))} jobs "
+          f"stored, {describe(ledger, resubmitted=resubmitted)}")
     assert problems == []

@@ -27,6 +27,8 @@ BALLAST_CHUNK = b"\0" * 4096
 PADDING = "x" * 8000
 """Padding in the parameters, so a few submissions outgrow the space SQLite has left."""
 MAX_SUBMISSIONS_UNTIL_FULL = 100
+LEASE_SECONDS = 600
+"""Long, so that the job claimed before the disk fills is still held when space returns."""
 FULL_DISK_REASON = "disk that holds the database is full"
 READ_ONLY_REASON = "database file is read-only"
 
@@ -137,7 +139,7 @@ def test_full_disk_answers_503_and_recovers(tmpfs: Path, tmp_path: Path) -> None
     database = tmpfs / "topchef.db"
     server = start_server(f"sqlite:///{database}", tmp_path / "server.log")
     with httpx.Client(base_url=server.url, timeout=30) as http:
-        service_id = create_service(server.url)
+        service_id = create_service(server.url, lease_seconds=LEASE_SECONDS)
         first = submit(http, service_id, "first", padded=False).json()["data"]["id"]
         working = claim(http, service_id)
 

@@ -22,6 +22,7 @@ from tests.e2e.faults_load import (
     Target,
     check_nothing_lost,
     create_service,
+    describe,
     stored_jobs,
 )
 from tests.e2e.workers import wait_until
@@ -78,9 +79,8 @@ def test_dropped_connections_answer_503(postgres_url: str, tmp_path: Path) -> No
     ledger = load.ledger
     problems = check_nothing_lost(database_url, ledger)
     print(f"\n{DROP_ROUNDS} drops ({dropped} connections) in {elapsed:.1f} s: "
-          f"{len(stored_jobs(database_url))} jobs stored, {len(ledger.acknowledged)} acknowledged "
-          f"({resubmitted} after a resubmission), {len(ledger.completed)} completions "
-          f"acknowledged, answers {dict(sorted(ledger.answers.items()))}")
+          f"{len(stored_jobs(database_url))} jobs stored, "
+          f"{describe(ledger, resubmitted=resubmitted)}")
     assert dropped > 0
     assert problems == []
     assert "unexpected error" not in server.log()

@@ -1,4 +1,4 @@
-"""Which database errors become 503: real SQLite errors and psycopg error classes."""
+"""Database errors that become 503 and those that do not, from SQLite and psycopg."""
 
 from __future__ import annotations
 

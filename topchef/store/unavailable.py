@@ -1,4 +1,4 @@
-"""Which database errors mean the database is unavailable now, and how to say so.
+"""Database errors that mean the database is unavailable now, and the reason given for each.
 
 A request that meets such an error gets 503 with the reason, and may succeed
 when retried once the fault is gone: a dropped connection, a full disk, a
@@ -20,10 +20,10 @@ _PRIMARY_CODE_MASK = 0xFF
 """SQLite extended result codes keep the primary code in their low byte."""
 
 SQLITE_REASONS = {
-    sqlite3.SQLITE_FULL: "the disk that holds the database is full; writes succeed again "
-                         "once space is freed",
-    sqlite3.SQLITE_READONLY: "the database file is read-only to the server; writes succeed "
-                             "again once it is writable",
+    sqlite3.SQLITE_FULL: "the disk that holds the database is full, so writes fail until "
+                         "space is freed",
+    sqlite3.SQLITE_READONLY: "the database file is read-only to the server, so writes fail "
+                             "until it is writable",
     sqlite3.SQLITE_IOERR: "reading or writing the database file failed with a disk I/O error",
     sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
     sqlite3.SQLITE_BUSY: "the database is locked by another writer",
@@ -39,8 +39,8 @@ SQLITE_REOPEN_CODES = frozenset(
 """Codes after which a SQLite connection is replaced by a new one.
 
 A connection that SQLite opened read-only stays read-only after the file
-becomes writable again, and one that met an I/O error may keep stale state;
-only a fresh connection sees the file as it is now.
+becomes writable again, and one that met an I/O error may keep stale state.
+Only a connection opened after the fault is gone can write.
 """
 
 
@@ -70,5 +70,5 @@ def unavailable_reason(error: sa.exc.DBAPIError) -> str | None:
     if error.connection_invalidated:
         return "the connection to the database was lost"
     if isinstance(error, sa.exc.OperationalError):
-        return "the database server could not complete the statement"
+        return "the database server could not be reached or did not finish the statement"
     return None
