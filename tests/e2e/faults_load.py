@@ -103,7 +103,7 @@ def create_service(url: str, *, lease_seconds: int = LEASE_SECONDS) -> str:
     return service_id
 
 
-def submit(client: httpx.Client, target: Target, service_id: str, key: str,
+def submit(client: httpx.Client, target: Target, *, service_id: str, key: str,
            ledger: Ledger) -> bool:
     """Submit the job for ``key`` once; return whether the server acknowledged it."""
     try:
@@ -148,7 +148,8 @@ class Submitter(threading.Thread):
             while not self.stop.is_set():
                 n += 1
                 key = f"{self.name}-{n}"
-                while not submit(client, self.target, self.service_id, key, self.ledger):
+                while not submit(client, self.target, service_id=self.service_id, key=key,
+                                 ledger=self.ledger):
                     with self.ledger.lock:
                         self.ledger.unanswered.add(key)
                     if self.stop.wait(RETRY_PAUSE_SECONDS):
@@ -232,8 +233,8 @@ class Load:
         keys = sorted(self.ledger.unanswered)
         with httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS) as client:
             for key in keys:
-                wait_until(lambda key=key: submit(client, self.target, self.service_id, key,
-                                                  self.ledger),
+                wait_until(lambda key=key: submit(client, self.target, service_id=self.service_id,
+                                                  key=key, ledger=self.ledger),
                            timeout=REQUEST_TIMEOUT_SECONDS, what=f"a resubmission of {key}")
         return len(keys)
 
