@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import ServerProcess, start_server
-from tests.e2e.faults_load import create_service
+from tests.e2e.faults_load import Load, Target, check_nothing_lost, create_service, describe
+from tests.e2e.workers import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -29,6 +30,9 @@ PADDING = "x" * 8000
 MAX_SUBMISSIONS_UNTIL_FULL = 100
 LEASE_SECONDS = 600
 """Long, so that the job claimed before the disk fills is still held when space returns."""
+REFUSALS_BEFORE_RECOVERY = 10
+ACKNOWLEDGED_AFTER_RECOVERY = 30
+RECOVERY_TIMEOUT_SECONDS = 30
 FULL_DISK_REASON = "disk that holds the database is full"
 READ_ONLY_REASON = "database file is read-only"
 
@@ -207,6 +211,37 @@ def test_read_only_database_answers_503_and_recovers(
     assert replayed.json()["data"]["id"] == retried.json()["data"]["id"]
     assert f"the {READ_ONLY_REASON} to the server" in server.log()
     assert integrity(database) == "ok"
+
+
+def test_read_only_database_recovers_under_load(
+    tmpfs: Path, read_only_view: Path, tmp_path: Path
+) -> None:
+    service_id, _job_id = kill_after_first_job(tmpfs / "topchef.db", tmp_path / "writer.log")
+    database_url = f"sqlite:///{read_only_view / 'topchef.db'}"
+    server = start_server(database_url, tmp_path / "server.log")
+    load = Load(Target(server.url), service_id)
+
+    load.start()
+    try:
+        wait_until(lambda: load.ledger.answers["submit 503"] >= REFUSALS_BEFORE_RECOVERY,
+                   timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions refused as read-only")
+        acknowledged_while_read_only = len(load.ledger.acknowledged)
+        made_writable = mount("-o", "remount,bind,rw", str(read_only_view))
+        wait_until(lambda: len(load.ledger.acknowledged) >= ACKNOWLEDGED_AFTER_RECOVERY,
+                   timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions after the recovery")
+
+        load.stop_submitting()
+        resubmitted = load.resubmit_unanswered()
+        load.drain(database_url)
+    finally:
+        load.stop_all()
+        server.stop()
+
+    print(f"\nread-only under load: {describe(load.ledger, resubmitted=resubmitted)}")
+    assert made_writable.returncode == 0, made_writable.stderr
+    assert acknowledged_while_read_only == 0
+    assert check_nothing_lost(database_url, load.ledger) == []
+    assert integrity(read_only_view / "topchef.db") == "ok"
 
 
 def test_read_only_database_without_wal_refuses_start(
