@@ -24,6 +24,10 @@ from tests.e2e.workers import wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 TMPFS_SIZE = "2M"
+LOAD_TMPFS_SIZE = "16M"
+"""Room for the WAL to reach SQLite's automatic checkpoint (1000 pages, 4 MB with 4 KiB
+pages) before the ballast fills the rest. On a 2 MB disk the WAL itself fills the disk
+under load, and no space returns when the ballast is removed."""
 BALLAST_CHUNK = b"\0" * 4096
 PADDING = "x" * 8000
 """Padding in the parameters, so a few submissions outgrow the space SQLite has left."""
@@ -50,18 +54,29 @@ def unmount(directory: Path) -> None:
         raise AssertionError(f"{directory} was still in use: {unmounted.stderr.strip()}")
 
 
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A fresh tmpfs of TMPFS_SIZE, unmounted after the test."""
-    directory = tmp_path / "tmpfs"
+@contextlib.contextmanager
+def mounted_tmpfs(directory: Path, size: str) -> Iterator[Path]:
+    """Mount a fresh tmpfs of ``size`` on ``directory``, and unmount it afterwards."""
     directory.mkdir()
-    mounted = mount("-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(directory))
+    mounted = mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory))
     if mounted.returncode != 0:
         pytest.skip(f"mounting a tmpfs is not permitted here: {mounted.stderr.strip()}")
     try:
         yield directory
     finally:
         unmount(directory)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    with mounted_tmpfs(tmp_path / "tmpfs", TMPFS_SIZE) as directory:
+        yield directory
+
+
+@pytest.fixture
+def load_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    with mounted_tmpfs(tmp_path / "tmpfs", LOAD_TMPFS_SIZE) as directory:
+        yield directory
 
 
 @pytest.fixture
@@ -174,6 +189,38 @@ def test_full_disk_answers_503_and_recovers(tmpfs: Path, tmp_path: Path) -> None
     assert f"database unavailable on sqlite at sqlite:///{database}: the {FULL_DISK_REASON}" \
         in server.log()
     assert integrity(database) == "ok"
+
+
+def test_full_disk_recovers_under_load(load_tmpfs: Path, tmp_path: Path) -> None:
+    database_url = f"sqlite:///{load_tmpfs / 'topchef.db'}"
+    server = start_server(database_url, tmp_path / "server.log")
+    load = Load(Target(server.url), create_service(server.url))
+
+    load.start()
+    try:
+        wait_until(lambda: len(load.ledger.acknowledged) >= ACKNOWLEDGED_AFTER_RECOVERY,
+                   timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions before the disk fills")
+        ballast = fill(load_tmpfs)
+        wait_until(lambda: load.ledger.answers["submit 503"] >= REFUSALS_BEFORE_RECOVERY,
+                   timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions refused on a full disk")
+        acknowledged_when_full = len(load.ledger.acknowledged)
+        freed_bytes = ballast.stat().st_size
+        ballast.unlink()
+        wait_until(lambda: len(load.ledger.acknowledged)
+                   >= acknowledged_when_full + ACKNOWLEDGED_AFTER_RECOVERY,
+                   timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions after space returns")
+
+        load.stop_submitting()
+        resubmitted = load.resubmit_unanswered()
+        load.drain(database_url)
+    finally:
+        load.stop_all()
+        server.stop()
+
+    print(f"\nfull disk under load: {describe(load.ledger, resubmitted=resubmitted)}")
+    assert freed_bytes > 0, "the WAL filled the disk before the ballast did"
+    assert check_nothing_lost(database_url, load.ledger) == []
+    assert integrity(load_tmpfs / "topchef.db") == "ok"
 
 
 def kill_after_first_job(database: Path, log_path: Path) -> tuple[str, str]:
