@@ -71,7 +71,7 @@ class Ledger:
         with self.lock:
             self.answers[f"{request} {outcome}"] += 1
 
-    def check_refusal(self, request: str, response: httpx.Response) -> None:
+    def check_rejection(self, request: str, response: httpx.Response) -> None:
         """Record a response that is not a success, and note it if no fault excuses it."""
         self.count(request, str(response.status_code))
         if response.status_code == 503 and _is_error_envelope(response):
@@ -114,7 +114,7 @@ def submit(client: httpx.Client, target: Target, *, service_id: str, key: str,
         ledger.count("submit", type(exc).__name__)
         return False
     if response.status_code not in (200, 201):
-        ledger.check_refusal("submit", response)
+        ledger.check_rejection("submit", response)
         return False
 
     ledger.count("submit", str(response.status_code))
@@ -181,7 +181,7 @@ class Worker(threading.Thread):
                     for job in response.json()["data"]:
                         self.complete(client, job)
                 elif response.status_code != 204:
-                    self.ledger.check_refusal("claim", response)
+                    self.ledger.check_rejection("claim", response)
                     time.sleep(RETRY_PAUSE_SECONDS)
 
     def complete(self, client: httpx.Client, job: dict[str, Any]) -> None:
@@ -197,7 +197,7 @@ class Worker(threading.Thread):
         if response.status_code == 409:  # the lease expired while the server was down
             self.ledger.count("complete", "409")
         elif response.status_code != 200:
-            self.ledger.check_refusal("complete", response)
+            self.ledger.check_rejection("complete", response)
         else:
             self.ledger.count("complete", "200")
             with self.ledger.lock:

@@ -34,7 +34,7 @@ PADDING = "x" * 8000
 MAX_SUBMISSIONS_UNTIL_FULL = 100
 LEASE_SECONDS = 600
 """Long, so that the job claimed before the disk fills is still held when space returns."""
-REFUSALS_BEFORE_RECOVERY = 10
+REJECTIONS_BEFORE_RECOVERY = 10
 ACKNOWLEDGED_AFTER_RECOVERY = 30
 RECOVERY_TIMEOUT_SECONDS = 30
 FULL_DISK_REASON = "disk that holds the database is full"
@@ -125,15 +125,15 @@ def claim(http: httpx.Client, service_id: str) -> dict[str, object]:
 def complete(http: httpx.Client, job: dict[str, object]) -> httpx.Response:
     lease = job["lease"]
     assert isinstance(lease, dict)
-    # Padded, so that the completion needs more space than the refused submission.
+    # Padded, so that the completion needs more space than the rejected submission.
     results = {"key": "done", "worker": "disk-test", "attempt": lease["attempt"],
                "padding": PADDING * 2}
     patch = {"status": "COMPLETED", "results": results, "lease": lease["token"]}
     return http.patch(f"/jobs/{job['id']}", json=patch)
 
 
-def submit_until_refused(http: httpx.Client, service_id: str) -> tuple[list[str], httpx.Response]:
-    """Submit padded jobs until one is refused; return the acknowledged ids and the refusal."""
+def submit_until_rejected(http: httpx.Client, service_id: str) -> tuple[list[str], httpx.Response]:
+    """Submit padded jobs until one is rejected; return the acknowledged ids and the rejection."""
     acknowledged: list[str] = []
     for n in range(MAX_SUBMISSIONS_UNTIL_FULL):
         response = submit(http, service_id, f"padded-{n}", padded=True)
@@ -149,7 +149,7 @@ def integrity(database: Path) -> str:
     return result
 
 
-def assert_refused(response: httpx.Response, reason: str) -> None:
+def assert_rejected(response: httpx.Response, reason: str) -> None:
     assert response.status_code == 503, response.text
     assert reason in response.json()["errors"][0]["detail"]
 
@@ -163,14 +163,14 @@ def test_full_disk_answers_503_and_recovers(tmpfs: Path, tmp_path: Path) -> None
         working = claim(http, service_id)
 
         ballast = fill(tmpfs)
-        acknowledged, refused = submit_until_refused(http, service_id)
+        acknowledged, rejected = submit_until_rejected(http, service_id)
         completion = complete(http, working)
         service_read = http.get(f"/services/{service_id}")
         job_read = http.get(f"/jobs/{first}")
         still_working = http.get(f"/jobs/{working['id']}").json()["data"]["status"]
 
         ballast.unlink()
-        retried = submit(http, service_id, refused.request.headers["Idempotency-Key"],
+        retried = submit(http, service_id, rejected.request.headers["Idempotency-Key"],
                          padded=True)
         completion_retried = complete(http, working)
         acknowledged += [retried.json()["data"]["id"]]
@@ -178,8 +178,8 @@ def test_full_disk_answers_503_and_recovers(tmpfs: Path, tmp_path: Path) -> None
     exit_code = server.stop()
 
     print(f"\nfull disk: {len(acknowledged)} padded jobs acknowledged, exit code {exit_code}")
-    assert_refused(refused, FULL_DISK_REASON)
-    assert_refused(completion, FULL_DISK_REASON)
+    assert_rejected(rejected, FULL_DISK_REASON)
+    assert_rejected(completion, FULL_DISK_REASON)
     assert service_read.status_code == 200
     assert job_read.status_code == 200
     assert still_working == "WORKING"
@@ -201,8 +201,8 @@ def test_full_disk_recovers_under_load(load_tmpfs: Path, tmp_path: Path) -> None
         wait_until(lambda: len(load.ledger.acknowledged) >= ACKNOWLEDGED_AFTER_RECOVERY,
                    timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions before the disk fills")
         ballast = fill(load_tmpfs)
-        wait_until(lambda: load.ledger.answers["submit 503"] >= REFUSALS_BEFORE_RECOVERY,
-                   timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions refused on a full disk")
+        wait_until(lambda: load.ledger.answers["submit 503"] >= REJECTIONS_BEFORE_RECOVERY,
+                   timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions rejected on a full disk")
         acknowledged_when_full = len(load.ledger.acknowledged)
         freed_bytes = ballast.stat().st_size
         ballast.unlink()
@@ -242,7 +242,7 @@ def test_read_only_database_answers_503_and_recovers(
     with httpx.Client(base_url=server.url, timeout=30) as http:
         service_read = http.get(f"/services/{service_id}")
         job_read = http.get(f"/jobs/{job_id}")
-        refused = submit(http, service_id, "read-only", padded=False)
+        rejected = submit(http, service_id, "read-only", padded=False)
 
         made_writable = mount("-o", "remount,bind,rw", str(read_only_view))
         retried = submit(http, service_id, "read-only", padded=False)
@@ -252,7 +252,7 @@ def test_read_only_database_answers_503_and_recovers(
     assert made_writable.returncode == 0, made_writable.stderr
     assert service_read.status_code == 200
     assert job_read.status_code == 200
-    assert_refused(refused, READ_ONLY_REASON)
+    assert_rejected(rejected, READ_ONLY_REASON)
     assert retried.status_code == 201, retried.text
     assert replayed.status_code == 200
     assert replayed.json()["data"]["id"] == retried.json()["data"]["id"]
@@ -270,8 +270,8 @@ def test_read_only_database_recovers_under_load(
 
     load.start()
     try:
-        wait_until(lambda: load.ledger.answers["submit 503"] >= REFUSALS_BEFORE_RECOVERY,
-                   timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions refused as read-only")
+        wait_until(lambda: load.ledger.answers["submit 503"] >= REJECTIONS_BEFORE_RECOVERY,
+                   timeout=RECOVERY_TIMEOUT_SECONDS, what="submissions rejected as read-only")
         acknowledged_while_read_only = len(load.ledger.acknowledged)
         made_writable = mount("-o", "remount,bind,rw", str(read_only_view))
         wait_until(lambda: len(load.ledger.acknowledged) >= ACKNOWLEDGED_AFTER_RECOVERY,
@@ -291,14 +291,14 @@ def test_read_only_database_recovers_under_load(
     assert integrity(read_only_view / "topchef.db") == "ok"
 
 
-def test_read_only_database_without_wal_refuses_start(
+def test_read_only_database_without_wal_fails_start(
     tmpfs: Path, read_only_view: Path, tmp_path: Path
 ) -> None:
     # A clean stop removes the WAL files, which SQLite cannot recreate on a read-only mount.
     writer = start_server(f"sqlite:///{tmpfs / 'topchef.db'}", tmp_path / "writer.log")
     writer.stop()
 
-    with pytest.raises(RuntimeError) as refused:
+    with pytest.raises(RuntimeError) as rejected:
         start_server(f"sqlite:///{read_only_view / 'topchef.db'}", tmp_path / "server.log")
 
-    assert "cannot open the database" in str(refused.value)
+    assert "cannot open the database" in str(rejected.value)
