@@ -101,10 +101,10 @@ def test_read_only_server_answers_503(postgres_url: str, tmp_path: Path) -> None
     server = start_server(read_only_url(postgres_url), tmp_path / "server.log")
     with httpx.Client(base_url=server.url, timeout=30) as http:
         service_read = http.get(f"/services/{service_id}")
-        refused = http.post(f"/services/{service_id}/jobs", json={"parameters": {"key": "a"}})
+        rejected = http.post(f"/services/{service_id}/jobs", json={"parameters": {"key": "a"}})
     server.stop()
 
     assert service_read.status_code == 200
-    assert refused.status_code == 503, refused.text
-    assert "accepts no writes" in refused.json()["errors"][0]["detail"]
+    assert rejected.status_code == 503, rejected.text
+    assert "accepts no writes" in rejected.json()["errors"][0]["detail"]
     assert "database unavailable on postgresql" in server.log()
