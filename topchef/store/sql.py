@@ -28,7 +28,9 @@ from topchef.broker.errors import DuplicateIdempotencyKey, Unavailable
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
 from topchef.store.listen import listen_for_notifications
+from topchef.store.sqlite_reopen import ReopenAfterFileErrors
 from topchef.store.tables import jobs, services
+from topchef.store.unavailable import unavailable_reason
 from topchef.store.urls import DatabaseTarget
 
 log = logging.getLogger(__name__)
@@ -298,7 +300,7 @@ class SQLStore:
 
     @contextlib.contextmanager
     def _unavailable_on_connection_errors(self) -> Iterator[None]:
-        """Turn a lost or refused database connection into Unavailable (503).
+        """Turn a database that cannot serve the request now into Unavailable (503).
 
         The client gets no success, so nothing is acknowledged; a commit whose
         reply was lost may still have been applied, which is why the message
@@ -314,13 +316,14 @@ class SQLStore:
                 "the server has no free database connection; retry shortly"
             ) from exc
         except sa.exc.DBAPIError as exc:
-            if not (exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)):
+            reason = unavailable_reason(exc)
+            if reason is None:
                 raise
-            reason = str(exc.orig or exc).strip().splitlines()[0]
-            log.warning("database error on %s: %s", self.description, reason)
+            message = str(exc.orig or exc).strip().splitlines()[0]
+            log.warning("database unavailable on %s: %s (%s)", self.description, reason, message)
             raise Unavailable(
-                f"the database could not complete the request ({reason}); retry shortly, "
-                "with the same Idempotency-Key if this was a submission"
+                f"the database could not complete the request: {reason} ({message}); retry "
+                "later, with the same Idempotency-Key if this was a submission"
             ) from exc
 
     def listen(self, receive: Callable[[str], None]) -> AbstractAsyncContextManager[None]:
@@ -348,6 +351,9 @@ def open_sql_store(
     if target.kind == "sqlite":
         writer = _sqlite_engine(target, pool_size=1, begin="BEGIN IMMEDIATE")
         reader = _sqlite_engine(target, pool_size=SQLITE_READ_POOL_SIZE, begin="BEGIN")
+        reopen = ReopenAfterFileErrors()
+        reopen.watch(writer)
+        reopen.watch(reader)
         return SQLStore(target, reader=reader, writer=writer)
 
     # pool_pre_ping replaces connections that died (a database restart, a
