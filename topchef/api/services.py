@@ -130,13 +130,15 @@ async def delete_service(request: Request) -> Response:
 async def list_service_jobs(request: Request) -> Response:
     service_id = path_id(request, "service_id")
     full = query.view(request) == "full"
+    newest = query.newest_first(request)
     broker = broker_of(request)
     service = await broker.get_service(service_id)
     page = await broker.list_jobs(
         service_id,
         statuses=query.statuses(request),
-        after_seq=query.cursor(request),
+        after_seq=query.cursor(request, newest=newest),
         limit=query.page_size(request),
+        newest_first=newest,
     )
 
     render = views.job_full if full else views.job_detail
@@ -146,7 +148,7 @@ async def list_service_jobs(request: Request) -> Response:
                         "items": schemas.JOB_FULL_SCHEMA if full else schemas.JOB_SCHEMA},
     }
     return success([render(job) for job in page.jobs], self_url=str(request.url), meta=meta,
-                   links=query.next_link(request, page.next_after_seq))
+                   links=query.next_link(request, page.next_after_seq, newest=newest))
 
 
 def _idempotency_key(request: Request) -> str | None:

@@ -122,7 +122,7 @@ class NewJob:
 class JobPage:
     jobs: Sequence[Job]
     next_after_seq: int | None
-    """The ``seq`` to continue after, or None on the last page."""
+    """The ``seq`` the next page continues after in the page's order, or None on the last page."""
 
 
 class Broker:
@@ -350,13 +350,19 @@ class Broker:
         statuses: Sequence[JobStatus] = (),
         after_seq: int = 0,
         limit: int,
+        newest_first: bool = False,
     ) -> JobPage:
-        """Return one page of jobs in submission order, after ``after_seq``."""
+        """Return one page of jobs in submission order, after ``after_seq``.
+
+        With ``newest_first`` the order is reversed, so the page continues with
+        the jobs submitted before ``after_seq``.
+        """
         async with self.store.read() as session:
             if service_id is not None and await session.get_service(service_id) is None:
                 raise ServiceNotFound(service_id)
             jobs = await session.list_jobs(
-                service_id, statuses=statuses, after_seq=after_seq, limit=limit + 1
+                service_id, statuses=statuses, after_seq=after_seq, limit=limit + 1,
+                newest_first=newest_first,
             )
         if len(jobs) > limit:
             return JobPage(jobs[:limit], jobs[limit - 1].seq)

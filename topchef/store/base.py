@@ -47,8 +47,14 @@ class StoreSession(Protocol):
         statuses: Sequence[JobStatus] = (),
         after_seq: int = 0,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> Sequence[Job]:
-        """Return jobs with ``seq`` above ``after_seq`` in submission order, optionally filtered."""
+        """Return jobs listed after ``after_seq`` in submission order, optionally filtered.
+
+        Oldest first, that is ``seq`` above ``after_seq``. With ``newest_first``
+        the order is reversed, so the jobs are those with ``seq`` below
+        ``after_seq``, or every job when ``after_seq`` is 0.
+        """
         ...
 
     async def recent_jobs(self, service_id: UUID, limit: int) -> Sequence[Job]:

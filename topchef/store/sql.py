@@ -162,8 +162,14 @@ class SQLSession:
         statuses: Sequence[JobStatus] = (),
         after_seq: int = 0,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> Sequence[Job]:
-        query = jobs.select().where(jobs.c.seq > after_seq).order_by(jobs.c.seq)
+        if newest_first:
+            query = jobs.select().order_by(jobs.c.seq.desc())
+            if after_seq:
+                query = query.where(jobs.c.seq < after_seq)
+        else:
+            query = jobs.select().where(jobs.c.seq > after_seq).order_by(jobs.c.seq)
         if service_id is not None:
             query = query.where(jobs.c.service_id == service_id)
         if statuses:
