@@ -23,6 +23,7 @@ from topchef.broker import Broker
 from topchef.broker.maintenance import run_maintenance
 from topchef.config import Settings, settings_from_environment
 from topchef.store import check_current, open_sql_store, parse_database_url, upgrade
+from topchef.ui import dashboard_routes
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def create_app(settings: Settings) -> Starlette:
             log.info("store closed: %s", store.description)
 
     return Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *dashboard_routes()],
         middleware=[Middleware(MethodOverrideMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

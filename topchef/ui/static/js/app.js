@@ -1,0 +1,167 @@
+// The dashboard shell: hash routes, the token field, notices and live updates.
+
+import { ApiError, accessToken, setAccessToken } from "./api.js";
+import { el, refreshTimes } from "./dom.js";
+import { EventStream } from "./events.js";
+import { jobPage } from "./job.js";
+import { jobsPage } from "./jobs.js";
+import { servicesPage } from "./services.js";
+
+const POLL_MS = 5000;
+const TIME_REFRESH_MS = 5000;
+const REFRESH_DELAY_MS = 250;
+
+// Each route: a pattern for the part of the hash before "?" and the page it shows.
+const ROUTES = [
+  [/^\/?$/, servicesPage],
+  [/^\/services$/, servicesPage],
+  [/^\/jobs$/, jobsPage],
+  [/^\/jobs\/([^/]+)$/, jobPage],
+];
+
+const main = document.getElementById("main");
+const notice = document.getElementById("notice");
+const live = document.getElementById("live");
+let page = null;
+let pollTimer = null;
+let refreshTimer = null;
+
+// Show what went wrong, in words that say what to do about it.
+export function showError(error) {
+  notice.className = "notice";
+  notice.replaceChildren(...describeError(error));
+  notice.hidden = false;
+}
+
+export function clearNotice() {
+  notice.hidden = true;
+  notice.replaceChildren();
+}
+
+function describeError(error) {
+  if (!(error instanceof ApiError)) {
+    return [el("strong", {}, "Something failed: "), String(error.message || error)];
+  }
+  const details = error.errors.map((entry) => el("div", {}, el("strong", {}, `${entry.title}: `), entry.detail));
+  if (error.status === 401) {
+    return [el("strong", {}, "The server needs an access token (401). "),
+      "Enter a token in the Access token field at the top and press Use.", ...details];
+  }
+  if (error.status === 403) {
+    return [el("strong", {}, "This token may not do that (403). "),
+      "Use a token with a role that allows it (read to look, admin to change jobs and services).",
+      ...details];
+  }
+  return details;
+}
+
+export function navigate(path, params) {
+  const query = params && [...params].length ? `?${params}` : "";
+  window.location.hash = `#${path}${query}`;
+}
+
+function currentRoute() {
+  const hash = window.location.hash.replace(/^#/, "");
+  const [path, query = ""] = hash.split("?", 2);
+  for (const [pattern, render] of ROUTES) {
+    const match = pattern.exec(path);
+    if (match) return { path, render, match, params: new URLSearchParams(query) };
+  }
+  return { path, render: notFoundPage, match: [], params: new URLSearchParams(query) };
+}
+
+function notFoundPage(context) {
+  context.main.replaceChildren(
+    el("h1", {}, "Page not found"),
+    el("p", {}, `The dashboard has no page at #${context.path}. `,
+      el("a", { href: "#/services" }, "Go to the services"), "."),
+  );
+  return {};
+}
+
+function markNavigation(path) {
+  for (const link of document.querySelectorAll("nav a[data-page]")) {
+    const current = path.startsWith(`/${link.dataset.page}`) || (path === "" && link.dataset.page === "services");
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+async function showRoute() {
+  if (page && page.dispose) page.dispose();
+  clearNotice();
+  const route = currentRoute();
+  markNavigation(route.path);
+  const context = { main, path: route.path, match: route.match, params: route.params, showError, navigate };
+  try {
+    page = await route.render(context);
+  } catch (error) {
+    page = null;
+    showError(error);
+  }
+  main.focus({ preventScroll: true });
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    if (!page || !page.refresh) return;
+    try {
+      await page.refresh();
+    } catch (error) {
+      showError(error);
+    }
+  }, REFRESH_DELAY_MS);
+}
+
+function onEvent(event) {
+  if (event.type === "reset") {
+    scheduleRefresh();
+  } else if (page && page.onEvent) {
+    if (page.onEvent(event)) scheduleRefresh();
+  }
+}
+
+const LIVE_TEXT = {
+  connecting: "connecting",
+  live: "live",
+  missing: `polling every ${POLL_MS / 1000} s`,
+  denied: "live updates refused",
+  offline: "reconnecting",
+};
+
+function onStreamState(state, detail) {
+  live.dataset.state = state === "missing" ? "polling" : state;
+  live.textContent = LIVE_TEXT[state];
+  live.title = state === "missing"
+    ? "This server has no event stream (GET /events), so the page asks again every few seconds"
+    : detail ? `Event stream: ${detail}` : "State of the event stream";
+  clearInterval(pollTimer);
+  if (state === "missing" || state === "offline") {
+    pollTimer = setInterval(scheduleRefresh, POLL_MS);
+  }
+  if (state === "denied") {
+    showError(new ApiError(detail, [{ status_code: detail, title: "Event Stream Refused",
+      detail: "GET /events was refused, so the page does not update by itself" }]));
+  }
+}
+
+const stream = new EventStream({ onEvent, onState: onStreamState });
+
+function setUpTokenForm() {
+  const form = document.getElementById("token-form");
+  const input = document.getElementById("token");
+  input.value = accessToken();
+  form.addEventListener("submit", (submitEvent) => {
+    submitEvent.preventDefault();
+    setAccessToken(input.value.trim());
+    stream.start();
+    showRoute();
+  });
+}
+
+setUpTokenForm();
+window.addEventListener("hashchange", showRoute);
+setInterval(() => refreshTimes(), TIME_REFRESH_MS);
+showRoute();
+stream.start();
