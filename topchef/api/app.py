@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from topchef.api import jobs, root, services
+from topchef.api import events, jobs, root, services
 from topchef.api.errors import EXCEPTION_HANDLERS
 from topchef.api.override import MethodOverrideMiddleware
 from topchef.broker import Broker
@@ -59,6 +59,7 @@ ROUTES = [
     resource("/jobs/{job_id}/fail", "fail", POST=jobs.fail),
     resource("/jobs/{job_id}/cancel", "cancel", POST=jobs.cancel),
     resource("/validator", "validator", GET=root.describe_validator, POST=root.validate),
+    resource("/events", "events", GET=events.stream_events),
 ]
 
 

@@ -31,12 +31,20 @@ from topchef.broker.errors import (
     ServiceNotFound,
 )
 from topchef.broker.events import (
+    RECORDED,
     Announcer,
     Event,
     JobFinished,
     JobsAvailable,
     job_key,
     status_events,
+)
+from topchef.broker.journal import (
+    EventType,
+    job_event,
+    record_events,
+    service_event,
+    status_change_type,
 )
 from topchef.broker.lifecycle import FINISHED
 from topchef.broker.models import (
@@ -53,6 +61,7 @@ from topchef.broker.models import (
 from topchef.broker.notify import Notifier
 from topchef.broker.patching import JobPatch, patch_values
 from topchef.broker.schemas import CompiledSchema, SchemaCache
+from topchef.broker.stream import EventFeed, StreamSettings
 
 if TYPE_CHECKING:
     from topchef.store.base import Store
@@ -127,17 +136,29 @@ class JobPage:
 
 class Broker:
     def __init__(
-        self, store: Store, *, clock: Clock = utc_now, rng: random.Random | None = None
+        self,
+        store: Store,
+        *,
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+        stream_settings: StreamSettings | None = None,
     ) -> None:
         self.store = store
         self.notifier = Notifier()
         self.events = Announcer(self.notifier)
         self.dispatch = Dispatcher(store, self.events, clock=clock, rng=rng)
+        self.feed = EventFeed(store, self.notifier, clock=clock,
+                              draining=self.dispatch.draining, settings=stream_settings)
         self._clock = clock
         self._schemas = SchemaCache()
 
     def now(self) -> datetime:
         return self._clock()
+
+    @property
+    def open_event_streams(self) -> int:
+        """Event streams (``GET /events``) open in this server process."""
+        return self.feed.open_streams
 
     # Services
 
@@ -178,8 +199,11 @@ class Broker:
         )
         async with self.store.write() as session:
             await session.insert_service(service)
+            await record_events(session, service_event(EventType.SERVICE_CREATED, service.id, now))
+            await self.events.announce(session, RECORDED)
 
         log.info("service %s created (name %r)", service.id, service.name)
+        self.events.deliver(RECORDED)
         return service
 
     async def get_service(self, service_id: UUID) -> Service:
@@ -214,15 +238,22 @@ class Broker:
         }
         values.update(changes.settings.changes())
         values["last_checked_in"] = self.now()
+        values["timed_out_at"] = None
+        changed = sorted(set(values) - {"last_checked_in", "timed_out_at"})
+        checked_in = service_event(EventType.SERVICE_CHECKED_IN, service_id,
+                                   values["last_checked_in"],
+                                   {"changed": changed} if changed else None)
 
         async with self.store.write() as session:
             if await session.get_service(service_id) is None:
                 raise ServiceNotFound(service_id)
             await session.update_service(service_id, values)
             service = await session.get_service(service_id)
+            await record_events(session, checked_in)
+            await self.events.announce(session, RECORDED)
         assert service is not None  # the row was read in this same transaction
 
-        changed = sorted(set(values) - {"last_checked_in"})
+        self.events.deliver(RECORDED)
         if changed:
             log.info("service %s checked in and changed %s", service_id, ", ".join(changed))
         else:
@@ -242,8 +273,12 @@ class Broker:
                     "cancel them, or delete with force=true",
                 ))
             await session.delete_service(service_id)
+            await record_events(session, service_event(EventType.SERVICE_DELETED, service_id,
+                                                       self.now()))
+            await self.events.announce(session, RECORDED)
 
         log.info("service %s deleted with its jobs (WORKING at the time: %d)", service_id, working)
+        self.events.deliver(RECORDED)
 
     # Jobs
 
@@ -273,6 +308,8 @@ class Broker:
                 (job,) = await session.insert_jobs(
                     [self._new_job(service_id, new, idempotency_key=idempotency_key)]
                 )
+                await record_events(
+                    session, job_event(EventType.JOB_CREATED, job, job.date_submitted))
                 await self.events.announce(session, JobsAvailable(service_id))
         except DuplicateIdempotencyKey:
             # A concurrent submission with the same key committed between our
@@ -302,6 +339,8 @@ class Broker:
 
         async with self.store.write() as session:
             created = await session.insert_jobs([self._new_job(service_id, new) for new in batch])
+            await record_events(session, *(
+                job_event(EventType.JOB_CREATED, job, job.date_submitted) for job in created))
             available = JobsAvailable(service_id, count=len(created))
             await self.events.announce(session, available)
 
@@ -401,7 +440,9 @@ class Broker:
                 assert job is not None  # the row was locked in this same transaction
                 if "status" in values:
                     events = status_events(job.id, job.service_id, job.status,
-                                           at=job.visible_at)
+                                           at=job.visible_at) or [RECORDED]
+                    await record_events(
+                        session, job_event(status_change_type(job.status), job, now))
                 await self.events.announce(session, *events)
 
         if values:
@@ -424,6 +465,7 @@ class Broker:
                     "then delete it once it has stopped",
                 ))
             await session.delete_job(job_id)
+            await record_events(session, job_event(EventType.JOB_DELETED, job, self.now()))
             await self.events.announce(session, JobFinished(job_id))
 
         log.info("job %s of service %s deleted (was %s)", job_id, job.service_id, job.status)

@@ -15,9 +15,10 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
+from topchef.store.journal import JournalSession
 
 
-class StoreSession(Protocol):
+class StoreSession(JournalSession, Protocol):
     async def insert_service(self, service: Service) -> None: ...
 
     async def get_service(self, service_id: UUID) -> Service | None: ...

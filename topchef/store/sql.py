@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from topchef.broker.errors import DuplicateIdempotencyKey, Unavailable
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
+from topchef.store.journal import SQLJournalQueries
 from topchef.store.listen import listen_for_notifications
 from topchef.store.tables import jobs, services
 from topchef.store.urls import DatabaseTarget
@@ -90,7 +91,7 @@ def _dispatch_key(job: Job, *, fifo: bool) -> tuple[int, ...]:
     return (job.seq,) if fifo else (-job.priority, job.seq)
 
 
-class SQLSession:
+class SQLSession(SQLJournalQueries):
     """Queries inside one transaction; see ``StoreSession`` for the contract."""
 
     def __init__(self, connection: AsyncConnection, *, locks_rows: bool) -> None:
