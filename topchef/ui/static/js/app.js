@@ -49,7 +49,7 @@ function describeError(error) {
   }
   if (error.status === 403) {
     return [el("strong", {}, "This token may not do that (403). "),
-      "Use a token with a role that allows it (read to look, admin to change jobs and services).",
+      "Use a token whose role allows it: read to look, submit to cancel or delete jobs, work to retry them, admin to mark services unavailable.",
       ...details];
   }
   return details;
@@ -130,7 +130,14 @@ const LIVE_TEXT = {
   offline: "reconnecting",
 };
 
+let connectedBefore = false;
+
 function onStreamState(state, detail) {
+  if (state === "live") {
+    // Events between two connections may be lost when none had arrived yet to resume after.
+    if (connectedBefore) scheduleRefresh();
+    connectedBefore = true;
+  }
   live.dataset.state = state === "missing" ? "polling" : state;
   live.textContent = LIVE_TEXT[state];
   live.title = state === "missing"

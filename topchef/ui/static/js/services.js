@@ -73,7 +73,7 @@ function serviceCard(service, jobs, context) {
     el("div", { class: "legend" },
       el("span", { class: "submitted" }, "submitted"),
       el("span", { class: "completed" }, "completed"),
-      el("span", {}, `per minute, last ${WINDOW_MINUTES} min`)),
+      el("span", {}, `per minute over ${WINDOW_MINUTES} min, peak ${Math.max(...series.submitted, ...series.completed)}`)),
     el("div", { class: "actions" },
       el("a", { href: jobsLink(service) }, "All jobs"),
       el("a", { href: jobsLink(service, "ERROR") }, "Failed jobs"),
