@@ -254,6 +254,32 @@ def test_jobs_list_updates_live(
     expect(page.locator(f'tr[data-job-id="{added}"]')).to_have_count(1)
 
 
+PARSE_CHUNKS = """async (chunks) => {
+    const { EventParser } = await import("./js/events.js");
+    const seen = [];
+    const parser = new EventParser((message) => seen.push(message));
+    for (const chunk of chunks) parser.push(chunk);
+    return seen;
+}"""
+
+
+def test_event_parser_joins_chunks(page: Page, dashboard_server: ServerProcess) -> None:
+    open_dashboard(page, dashboard_server, "/services")
+    chunks = [
+        "retry: 1000\n\n: keep-alive\n\nid: 7\r",
+        "\nevent: job.completed\r\ndata: {\"id\": 7,",
+        " \"status\": \"COMPLETED\"}\r\n\r",
+        "\nid: 8\nevent: reset\ndata: {}\n\n",
+    ]
+
+    messages = page.evaluate(PARSE_CHUNKS, chunks)
+
+    assert messages == [
+        {"id": "7", "event": "job.completed", "data": '{"id": 7, "status": "COMPLETED"}'},
+        {"id": "8", "event": "reset", "data": "{}"},
+    ]
+
+
 def refuse_bad_token(route: Route) -> None:
     """Answer like a server with tokens configured: 401 for the bad token, else pass on."""
     if route.request.headers.get("authorization") == f"Bearer {BAD_TOKEN}":
