@@ -73,7 +73,11 @@ function actions(job, context, reload) {
 function outcome(job) {
   const sections = [el("h2", {}, "Parameters"), jsonBlock(job.parameters)];
   if (job.results !== null) sections.push(el("h2", {}, "Results"), jsonBlock(job.results));
-  if (job.error !== null) sections.push(el("h2", {}, "Error"), jsonBlock(job.error, { error: true }));
+  if (job.error !== null) {
+    // A retried job keeps the error of its last attempt until it fails again or completes.
+    const heading = job.status === "ERROR" ? "Error" : "Error of an earlier attempt";
+    sections.push(el("h2", {}, heading), jsonBlock(job.error, { error: true }));
+  }
   if (job.results === null && job.error === null) {
     sections.push(el("p", { class: "muted" }, job.status === "COMPLETED" ? "No results." : "No results yet."));
   }
