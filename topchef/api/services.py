@@ -38,6 +38,8 @@ def _settings(body: dict[str, Any]) -> ServiceSettings:
         retry_delay_max_seconds=body.get("retry_delay_max_seconds"),
         retention_seconds=body.get("retention_seconds"),
         clear_retention="retention_seconds" in body and body["retention_seconds"] is None,
+        callback_url=body.get("callback_url"),
+        clear_callback_url="callback_url" in body and body["callback_url"] is None,
     )
 
 
@@ -119,6 +121,14 @@ def _availability(body: dict[str, Any]) -> bool | None:
             "send one of them",
         ))
     return values.pop() if values else None
+
+
+async def mark_unavailable(request: Request) -> Response:
+    """Mark the service unavailable and timed out now (an administrator's action)."""
+    service_id = path_id(request, "service_id")
+    full = query.view(request) == "full"
+    await broker_of(request).mark_unavailable(service_id)
+    return await _service_response(request, service_id, full=full)
 
 
 async def delete_service(request: Request) -> Response:

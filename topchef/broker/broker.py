@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
+from topchef.broker import timeouts
 from topchef.broker.dispatch import (
     CANCELLED,
     Dispatcher,
@@ -62,6 +63,7 @@ from topchef.broker.notify import Notifier
 from topchef.broker.patching import JobPatch, patch_values
 from topchef.broker.schemas import CompiledSchema, SchemaCache
 from topchef.broker.stream import EventFeed, StreamSettings
+from topchef.broker.webhooks import check_callback_url
 
 if TYPE_CHECKING:
     from topchef.store.base import Store
@@ -90,15 +92,21 @@ class ServiceSettings:
     retention_seconds: int | None = None
     clear_retention: bool = False
     """Turn retention off (``retention_seconds: null`` in a request)."""
+    callback_url: str | None = None
+    """Receives a webhook when one of the service's jobs finishes."""
+    clear_callback_url: bool = False
+    """Stop the webhooks (``callback_url: null`` in a request)."""
 
     def changes(self) -> dict[str, Any]:
         values = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name != "clear_retention" and getattr(self, f.name) is not None
+            if not f.name.startswith("clear_") and getattr(self, f.name) is not None
         }
         if self.clear_retention:
             values["retention_seconds"] = None
+        if self.clear_callback_url:
+            values["callback_url"] = None
         return values
 
 
@@ -142,6 +150,7 @@ class Broker:
         clock: Clock = utc_now,
         rng: random.Random | None = None,
         stream_settings: StreamSettings | None = None,
+        webhook_allow_hosts: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
         self.notifier = Notifier()
@@ -149,6 +158,8 @@ class Broker:
         self.dispatch = Dispatcher(store, self.events, clock=clock, rng=rng)
         self.feed = EventFeed(store, self.notifier, clock=clock,
                               draining=self.dispatch.draining, settings=stream_settings)
+        self.webhook_allow_hosts = webhook_allow_hosts
+        """Hosts a ``callback_url`` may name; empty allows none."""
         self._clock = clock
         self._schemas = SchemaCache()
 
@@ -175,6 +186,7 @@ class Broker:
                 problems.extend(exc.problems)
         if problems:
             raise InvalidInput(*problems)
+        self._check_callback_url(new.settings)
 
         now = self.now()
         settings = {
@@ -206,6 +218,10 @@ class Broker:
         self.events.deliver(RECORDED)
         return service
 
+    def _check_callback_url(self, settings: ServiceSettings) -> None:
+        if settings.callback_url is not None:
+            check_callback_url(settings.callback_url, self.webhook_allow_hosts)
+
     async def get_service(self, service_id: UUID) -> Service:
         async with self.store.read() as session:
             service = await session.get_service(service_id)
@@ -236,6 +252,7 @@ class Broker:
             for name in ("name", "description", "is_available")
             if (value := getattr(changes, name)) is not None
         }
+        self._check_callback_url(changes.settings)
         values.update(changes.settings.changes())
         values["last_checked_in"] = self.now()
         values["timed_out_at"] = None
@@ -259,6 +276,10 @@ class Broker:
         else:
             log.debug("service %s checked in", service_id)
         return service
+
+    async def mark_unavailable(self, service_id: UUID) -> Service:
+        """Mark the service unavailable and timed out now; see ``timeouts.mark_unavailable``."""
+        return await timeouts.mark_unavailable(self, service_id)
 
     async def delete_service(self, service_id: UUID, *, force: bool) -> None:
         """Delete a service and its jobs; refused while jobs are WORKING unless ``force``."""

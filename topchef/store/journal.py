@@ -49,6 +49,10 @@ class JournalSession(Protocol):
 
     async def service_callback_url(self, service_id: UUID) -> str | None: ...
 
+    async def check_in_times(self) -> Sequence[tuple[UUID, datetime, int]]:
+        """Return each service not yet marked timed out: its id, last check-in and timeout."""
+        ...
+
     async def mark_service_timed_out(
         self, service_id: UUID, now: datetime, *, checked_in_at: datetime | None
     ) -> bool:
@@ -146,6 +150,12 @@ class SQLJournalQueries:
         query = sa.select(services.c.callback_url).where(services.c.id == service_id)
         url: str | None = (await self._connection.execute(query)).scalar()
         return url
+
+    async def check_in_times(self) -> Sequence[tuple[UUID, datetime, int]]:
+        query = (sa.select(services.c.id, services.c.last_checked_in, services.c.timeout)
+                 .where(services.c.timed_out_at.is_(None)))
+        return [(row.id, row.last_checked_in, row.timeout)
+                for row in await self._connection.execute(query)]
 
     async def mark_service_timed_out(
         self, service_id: UUID, now: datetime, *, checked_in_at: datetime | None
