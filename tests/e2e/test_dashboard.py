@@ -306,6 +306,7 @@ def test_bad_token_shows_message(
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("The server needs an access token (401)")
     expect(notice).to_contain_text("the bearer token is not valid on this server")
+    expect(page.locator("h1")).to_have_text("This page could not be loaded")
     assert page.evaluate("sessionStorage.getItem('topchef.token')") == BAD_TOKEN
     page.evaluate("sessionStorage.clear()")
 
@@ -333,6 +334,7 @@ def test_retry_then_delete_failed_job(
     page.click("#retry-job")
 
     expect(page.locator("h1 .badge")).to_have_text("REGISTERED")
+    expect(page.locator("h2", has_text="Error of an earlier attempt")).to_be_visible()
     assert http.get(f"/jobs/{job_id}").json()["data"]["status"] == "REGISTERED"
 
     page.click("#delete-job")

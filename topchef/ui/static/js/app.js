@@ -97,6 +97,8 @@ async function showRoute() {
     page = await route.render(context);
   } catch (error) {
     page = null;
+    main.replaceChildren(el("h1", {}, "This page could not be loaded"),
+      el("p", { class: "muted" }, "The message above says why. The page loads again when you press Use or go back."));
     showError(error);
   }
   main.focus({ preventScroll: true });

@@ -46,7 +46,8 @@ export function refreshTimes(root = document) {
 }
 
 export function jsonBlock(value, { error = false } = {}) {
-  const text = value === null || value === undefined ? "null" : JSON.stringify(value, null, 2);
+  // A plain string, such as a worker's error message, reads better without JSON quotes.
+  const text = typeof value === "string" ? value : JSON.stringify(value ?? null, null, 2);
   return el("pre", { class: error ? "json error" : "json", tabindex: "0" }, el("code", {}, text));
 }
 
