@@ -280,8 +280,8 @@ def test_event_parser_joins_chunks(page: Page, dashboard_server: ServerProcess) 
     ]
 
 
-def refuse_bad_token(route: Route) -> None:
-    """Answer like a server with tokens configured: 401 for the bad token, else pass on."""
+def reject_bad_token(route: Route) -> None:
+    """Respond like a server with tokens configured: 401 for the bad token, else continue."""
     if route.request.headers.get("authorization") == f"Bearer {BAD_TOKEN}":
         route.fulfill(status=401, content_type="application/json", body=json.dumps({"errors": [{
             "status_code": 401, "title": "Unauthorized",
@@ -293,10 +293,10 @@ def refuse_bad_token(route: Route) -> None:
 def test_bad_token_shows_message(
     page: Page, dashboard_server: ServerProcess, http: httpx.Client
 ) -> None:
-    # NOTE: this server runs without tokens, so the browser stands in for one
-    # that has them and answers the bad token with the 401 such a server sends.
+    # NOTE: this server runs without tokens, so the browser intercepts the
+    # requests and returns the 401 that a server with tokens sends for a bad one.
     create_rabi_service(http, "Token lab")
-    page.route(re.compile(r".*/(services|jobs|events)(\?.*|/.*)?$"), refuse_bad_token)
+    page.route(re.compile(r".*/(services|jobs|events)(\?.*|/.*)?$"), reject_bad_token)
     open_dashboard(page, dashboard_server, "/services")
 
     page.fill("#token", BAD_TOKEN)

@@ -56,7 +56,7 @@ def wait_seconds(request: Request) -> float:
 
 
 def newest_first(request: Request) -> bool:
-    """Return whether ``order=newest`` asks for newest jobs first (default ``order=oldest``)."""
+    """Return whether ``order=newest`` requests newest jobs first (default ``order=oldest``)."""
     value = request.query_params.get("order", "oldest")
     if value not in ORDERS:
         raise InvalidQuery(f"order={value!r} is unknown; use order=oldest or order=newest")

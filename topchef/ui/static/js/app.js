@@ -26,7 +26,7 @@ let page = null;
 let pollTimer = null;
 let refreshTimer = null;
 
-// Show what went wrong, in words that say what to do about it.
+// Show the error with a hint at what to do next, such as entering a token after a 401.
 export function showError(error) {
   notice.className = "notice";
   notice.replaceChildren(...describeError(error));

@@ -24,9 +24,9 @@ export class EventParser {
   push(text) {
     this.buffer += text;
     // A CR at the end may be the first half of a CRLF split across two chunks.
-    const held = this.buffer.endsWith("\r") ? "\r" : "";
-    const lines = this.buffer.slice(0, this.buffer.length - held.length).split(/\r\n|\r|\n/);
-    this.buffer = lines.pop() + held;
+    const trailingReturn = this.buffer.endsWith("\r") ? "\r" : "";
+    const lines = this.buffer.slice(0, this.buffer.length - trailingReturn.length).split(/\r\n|\r|\n/);
+    this.buffer = lines.pop() + trailingReturn;
     for (const line of lines) {
       this.line(line);
     }

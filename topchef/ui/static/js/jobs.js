@@ -89,7 +89,7 @@ export async function jobsPage(context) {
   const { params } = context;
   const services = (await request("GET", "/services")).data;
   const serviceNames = new Map(services.map((service) => [service.id, service.name]));
-  let shown = new Map();
+  let shownStatuses = new Map();
 
   const page = {
     async refresh() {
@@ -98,17 +98,17 @@ export async function jobsPage(context) {
       const heading = el("h1", {}, "Jobs", params.get("service")
         ? el("span", { class: "muted" }, ` of ${serviceNames.get(params.get("service")) || "an unknown service"}`)
         : null);
-      const body = jobs.length ? table(jobs, serviceNames, shown) : emptyState(params);
+      const body = jobs.length ? table(jobs, serviceNames, shownStatuses) : emptyState(params);
       replaceKeepingFocus(context.main, heading, filters(services, params, context), body,
         pager(params, response.links.next, context));
-      shown = new Map(jobs.map((job) => [job.id, job.status]));
+      shownStatuses = new Map(jobs.map((job) => [job.id, job.status]));
     },
     onEvent(event) {
       if (!event.type.startsWith("job.")) {
         return false;
       }
       // A later page shows older jobs, and only changes to those rows matter there.
-      return !params.get("cursor") || shown.has(event.job_id);
+      return !params.get("cursor") || shownStatuses.has(event.job_id);
     },
   };
   document.title = "Jobs · TopChef";
