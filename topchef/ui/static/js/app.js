@@ -25,6 +25,7 @@ const live = document.getElementById("live");
 let page = null;
 let pollTimer = null;
 let refreshTimer = null;
+let refreshing = Promise.resolve();
 
 // Show the error with a hint at what to do next, such as entering a token after a 401.
 export function showError(error) {
@@ -104,16 +105,19 @@ async function showRoute() {
   main.focus({ preventScroll: true });
 }
 
+// Reload the page's data once for a burst of events. A pending reload absorbs
+// later events, so a steady stream still reloads the page at a steady pace.
 function scheduleRefresh() {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(async () => {
-    if (!page || !page.refresh) return;
-    try {
-      await page.refresh();
-    } catch (error) {
-      showError(error);
-    }
-  }, REFRESH_DELAY_MS);
+  if (refreshTimer !== null) return;
+  const delay = (page && page.refreshDelayMs) || REFRESH_DELAY_MS;
+  refreshTimer = setTimeout(() => {
+    // Cleared before the reload starts, so an event that arrives during it schedules another.
+    refreshTimer = null;
+    // Reloads run one after another, so a slow one never overwrites a newer one.
+    refreshing = refreshing
+      .then(() => page && page.refresh && page.refresh())
+      .catch(showError);
+  }, delay);
 }
 
 function onEvent(event) {

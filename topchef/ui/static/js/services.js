@@ -108,6 +108,8 @@ export async function servicesPage(context) {
     onEvent(event) {
       return event.type.startsWith("service.") || event.type.startsWith("job.");
     },
+    // Each reload sends 2 + N requests for N services, so a busy server gets them at most every 2 s.
+    refreshDelayMs: 2000,
     context: { ...context },
   };
   page.context.refresh = () => page.refresh();
