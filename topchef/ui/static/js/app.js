@@ -1,7 +1,7 @@
 // The dashboard shell: hash routes, the token field, notices and live updates.
 
 import { ApiError, accessToken, setAccessToken } from "./api.js";
-import { el, refreshTimes } from "./dom.js";
+import { el, refreshTimes, replaceKeepingFocus } from "./dom.js";
 import { EventStream } from "./events.js";
 import { jobPage } from "./job.js";
 import { jobsPage } from "./jobs.js";
@@ -23,6 +23,7 @@ const main = document.getElementById("main");
 const notice = document.getElementById("notice");
 const live = document.getElementById("live");
 let page = null;
+let routeNumber = 0;
 let pollTimer = null;
 let refreshTimer = null;
 let refreshing = Promise.resolve();
@@ -72,7 +73,7 @@ function currentRoute() {
 }
 
 function notFoundPage(context) {
-  context.main.replaceChildren(
+  context.render(
     el("h1", {}, "Page not found"),
     el("p", {}, `The dashboard has no page at #${context.path}. `,
       el("a", { href: "#/services" }, "Go to the services"), "."),
@@ -93,10 +94,19 @@ async function showRoute() {
   clearNotice();
   const route = currentRoute();
   markNavigation(route.path);
-  const context = { main, path: route.path, match: route.match, params: route.params, showError, navigate };
+  routeNumber += 1;
+  const thisRoute = routeNumber;
+  // A page renders only while its route is current, so a slow load cannot overwrite a newer page.
+  const render = (...nodes) => {
+    if (thisRoute === routeNumber) replaceKeepingFocus(main, ...nodes);
+  };
+  const context = { render, path: route.path, match: route.match, params: route.params, showError, navigate };
   try {
-    page = await route.render(context);
+    const shown = await route.render(context);
+    if (thisRoute !== routeNumber) return;
+    page = shown;
   } catch (error) {
+    if (thisRoute !== routeNumber) return;
     page = null;
     main.replaceChildren(el("h1", {}, "This page could not be loaded"),
       el("p", { class: "muted" }, "The message above says why. The page loads again when you press Use or go back."));

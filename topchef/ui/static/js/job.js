@@ -1,7 +1,7 @@
 // The job page: one job's parameters, results or error, attempts, worker and timings.
 
 import { ApiError, request } from "./api.js";
-import { confirmAction, el, jsonBlock, replaceKeepingFocus, statusBadge, timeNode } from "./dom.js";
+import { confirmAction, el, jsonBlock, statusBadge, timeNode } from "./dom.js";
 
 function seconds(fromIso, toIso) {
   if (!fromIso || !toIso) return null;
@@ -32,7 +32,7 @@ function facts(job, serviceName) {
 
 function notFound(context, jobId) {
   document.title = "Job not found · TopChef";
-  context.main.replaceChildren(
+  context.render(
     el("h1", {}, "Job not found"),
     el("div", { class: "empty" }, el("p", {}, "There is no job with the id ", el("code", {}, jobId),
       ". It may have been deleted, or purged after its retention period. ",
@@ -104,7 +104,7 @@ export async function jobPage(context) {
         serviceName = (await request("GET", `/services/${job.service_id}`)).data.name;
       }
       document.title = `Job ${job.id.slice(0, 8)} · TopChef`;
-      replaceKeepingFocus(context.main,
+      context.render(
         el("p", {}, el("a", { href: `#/jobs?service=${job.service_id}` }, `« Jobs of ${serviceName}`)),
         el("h1", {}, "Job ", el("code", {}, job.id.slice(0, 8)), " ", statusBadge(job.status)),
         facts(job, serviceName),

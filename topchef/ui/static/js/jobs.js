@@ -1,7 +1,7 @@
 // The jobs page: jobs newest first, filtered by service and status, paged.
 
 import { request } from "./api.js";
-import { el, replaceKeepingFocus, statusBadge, timeNode } from "./dom.js";
+import { el, statusBadge, timeNode } from "./dom.js";
 
 const STATUSES = ["REGISTERED", "WORKING", "COMPLETED", "ERROR"];
 const PAGE_SIZE = 25;
@@ -99,7 +99,7 @@ export async function jobsPage(context) {
         ? el("span", { class: "muted" }, ` of ${serviceNames.get(params.get("service")) || "an unknown service"}`)
         : null);
       const body = jobs.length ? table(jobs, serviceNames, shownStatuses) : emptyState(params);
-      replaceKeepingFocus(context.main, heading, filters(services, params, context), body,
+      context.render(heading, filters(services, params, context), body,
         pager(params, response.links.next, context));
       shownStatuses = new Map(jobs.map((job) => [job.id, job.status]));
     },

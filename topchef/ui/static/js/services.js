@@ -2,7 +2,7 @@
 
 import { request } from "./api.js";
 import { WINDOW_MINUTES, activity, activityChart } from "./chart.js";
-import { confirmAction, el, replaceKeepingFocus, timeNode } from "./dom.js";
+import { confirmAction, el, timeNode } from "./dom.js";
 
 const STATUSES = ["REGISTERED", "WORKING", "COMPLETED", "ERROR"];
 const ACTIVITY_JOBS = 1000;
@@ -103,7 +103,7 @@ export async function servicesPage(context) {
       const body = services.length
         ? [summary(services), el("div", { class: "cards" }, services.map((service) => serviceCard(service, jobs, page.context)))]
         : [emptyState()];
-      replaceKeepingFocus(context.main, el("h1", {}, "Services"), ...body);
+      context.render(el("h1", {}, "Services"), ...body);
     },
     onEvent(event) {
       return event.type.startsWith("service.") || event.type.startsWith("job.");
