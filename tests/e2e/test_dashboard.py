@@ -156,6 +156,23 @@ def service_card(page: Page, service_id: str) -> Any:
     return page.locator(f'article[data-service-id="{service_id}"]')
 
 
+def test_empty_server_says_what_to_do(page: Page, tmp_path: Path) -> None:
+    server = start_server(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "server.log")
+    try:
+        open_dashboard(page, server, "/services")
+        services_text = page.locator(".empty").inner_text()
+        open_dashboard(page, server, "/jobs")
+        expect(page.locator("h1")).to_have_text("Jobs")
+        jobs_text = page.locator(".empty").inner_text()
+    finally:
+        server.stop()
+
+    assert "No services yet" in services_text
+    assert "topchef services create" in services_text
+    assert "No jobs yet" in jobs_text
+    assert "topchef jobs submit" in jobs_text
+
+
 def test_services_listed_with_counts(
     page: Page, dashboard_server: ServerProcess, http: httpx.Client, screenshots: Path
 ) -> None:

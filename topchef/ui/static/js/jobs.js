@@ -107,6 +107,9 @@ export async function jobsPage(context) {
       if (!event.type.startsWith("job.")) {
         return false;
       }
+      if (params.get("service") && event.service_id !== params.get("service")) {
+        return false;
+      }
       // A later page shows older jobs, and only changes to those rows matter there.
       return !params.get("cursor") || shownStatuses.has(event.job_id);
     },
