@@ -16,6 +16,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -56,7 +57,7 @@ class WebhookDeliverer:
                                      follow_redirects=False, trust_env=False) as client:
             while not stop.is_set():
                 try:
-                    while await self.deliver_due(client) == CLAIM_BATCH_SIZE:
+                    while await self.deliver_due(client, stop) == CLAIM_BATCH_SIZE:
                         pass
                     failures = 0
                 except Exception:
@@ -67,16 +68,30 @@ class WebhookDeliverer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
 
-    async def deliver_due(self, client: httpx.AsyncClient) -> int:
-        """Claim and send one batch of due deliveries; return how many were claimed."""
+    async def deliver_due(self, client: httpx.AsyncClient, stop: asyncio.Event) -> int:
+        """Claim and send one batch of due deliveries; return how many were claimed.
+
+        Once ``stop`` is set, the deliveries not yet sent are released for the
+        next process instead of waiting out their claim.
+        """
         now = self.broker.now()
         hold = CLAIM_BATCH_SIZE * self.settings.timeout_seconds + CLAIM_MARGIN_SECONDS
         async with self.broker.store.write() as session:
             due = await session.claim_webhook_deliveries(
                 now, until=now + timedelta(seconds=hold), limit=CLAIM_BATCH_SIZE)
-        for delivery in due:
+        for index, delivery in enumerate(due):
+            if stop.is_set():
+                await self._release(due[index:])
+                break
             await self._deliver(client, delivery)
         return len(due)
+
+    async def _release(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        async with self.broker.store.write() as session:
+            for delivery in deliveries:
+                await session.reschedule_webhook_delivery(
+                    delivery.seq, attempts=delivery.attempts, due=self.broker.now(),
+                    error="not sent: the server process stopped")
 
     async def _deliver(self, client: httpx.AsyncClient, delivery: WebhookDelivery) -> None:
         if not host_allowed(delivery.url, self.settings.allow_hosts):
