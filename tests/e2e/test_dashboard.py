@@ -361,6 +361,23 @@ def test_retry_then_delete_failed_job(
     assert http.get(f"/jobs/{job_id}").status_code == 404
 
 
+def test_mark_service_unavailable(
+    page: Page, dashboard_server: ServerProcess, http: httpx.Client
+) -> None:
+    service_id = create_rabi_service(http, "Retired lab")
+    open_dashboard(page, dashboard_server, "/services")
+    card = service_card(page, service_id)
+    expect(card.locator(".badge")).to_have_text("alive")
+
+    card.locator("button", has_text="Mark unavailable").click()
+
+    expect(card.locator(".badge")).to_have_text(["timed out", "unavailable"])
+    expect(card.locator("button", has_text="Mark unavailable")).to_have_count(0)
+    service = http.get(f"/services/{service_id}").json()["data"]
+    assert service["is_service_available"] is False
+    assert service["has_timed_out"] is True
+
+
 def test_delete_refused_shows_envelope(
     page: Page, dashboard_server: ServerProcess, http: httpx.Client
 ) -> None:

@@ -19,14 +19,19 @@ async function loadServices() {
   return { services: details.map((detail) => detail.data), jobs: recent.data };
 }
 
+// One badge per fact: a service marked unavailable by an administrator is also timed out.
 function liveness(service) {
+  const badges = [];
   if (service.has_timed_out) {
-    return el("span", { class: "badge timed-out" }, "timed out");
+    badges.push(el("span", { class: "badge timed-out" }, "timed out"));
   }
   if (!service.is_service_available) {
-    return el("span", { class: "badge unavailable" }, "unavailable");
+    badges.push(el("span", { class: "badge unavailable" }, "unavailable"));
   }
-  return el("span", { class: "badge alive" }, "alive");
+  if (!badges.length) {
+    badges.push(el("span", { class: "badge alive" }, "alive"));
+  }
+  return el("span", { class: "badges" }, badges);
 }
 
 function jobsLink(service, status) {
