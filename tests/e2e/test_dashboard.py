@@ -136,16 +136,19 @@ def fail(http: httpx.Client, job: dict[str, Any]) -> None:
     assert response.status_code == 200, response.text
 
 
-def seed_service(http: httpx.Client, name: str) -> str:
-    """Create a service with 2 COMPLETED, 1 ERROR, 1 WORKING and 2 REGISTERED jobs."""
+def seed_service(http: httpx.Client, name: str) -> tuple[str, dict[str, Any]]:
+    """Create a service with 2 COMPLETED, 1 ERROR, 1 WORKING and 2 REGISTERED jobs.
+
+    Return the service id and the WORKING job with its lease.
+    """
     service_id = create_rabi_service(http, name)
     for pulse_time in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
         submit_rabi(http, service_id, pulse_time)
     complete(http, claim(http, service_id))
     complete(http, claim(http, service_id))
     fail(http, claim(http, service_id))
-    claim(http, service_id)
-    return service_id
+    working = claim(http, service_id)
+    return service_id, working
 
 
 def open_dashboard(page: Page, server: ServerProcess, route: str) -> None:
@@ -176,7 +179,7 @@ def test_empty_server_says_what_to_do(page: Page, tmp_path: Path) -> None:
 def test_services_listed_with_counts(
     page: Page, dashboard_server: ServerProcess, http: httpx.Client, screenshots: Path
 ) -> None:
-    service_id = seed_service(http, "Rabi lab A")
+    service_id, working = seed_service(http, "Rabi lab A")
 
     open_dashboard(page, dashboard_server, "/services")
     card = service_card(page, service_id)
@@ -192,12 +195,18 @@ def test_services_listed_with_counts(
     expect(page.locator("#live")).to_have_text("live")
     page.screenshot(path=screenshots / "services.png", full_page=True)
 
+    complete(http, working)
+
+    completed = card.locator('[data-status="COMPLETED"] strong')
+    expect(completed).to_have_text("3", timeout=UPDATE_TIMEOUT_MS)
+    expect(card.locator('[data-status="WORKING"] strong')).to_have_text("0")
+
 
 def test_jobs_filtered_by_service_and_status(
     page: Page, dashboard_server: ServerProcess, http: httpx.Client, screenshots: Path
 ) -> None:
-    service_id = seed_service(http, "Rabi lab B")
-    other_id = seed_service(http, "Ramsey lab")
+    service_id, _ = seed_service(http, "Rabi lab B")
+    other_id, _ = seed_service(http, "Ramsey lab")
 
     open_dashboard(page, dashboard_server, f"/jobs?service={service_id}")
     rows = page.locator("table.jobs tbody tr")
@@ -396,7 +405,7 @@ def test_narrow_window_and_keyboard(
     browser: BrowserContext, dashboard_server: ServerProcess, http: httpx.Client,
     screenshots: Path,
 ) -> None:
-    service_id = seed_service(http, "Narrow lab")
+    service_id, _ = seed_service(http, "Narrow lab")
     narrow = browser.new_page()
     narrow.set_viewport_size(NARROW_WINDOW)
     try:
