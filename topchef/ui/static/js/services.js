@@ -1,6 +1,6 @@
 // The services page: liveness, queue counts and recent activity of every service.
 
-import { request } from "./api.js";
+import { ApiError, request } from "./api.js";
 import { WINDOW_MINUTES, activity, activityChart } from "./chart.js";
 import { confirmAction, el, timeNode } from "./dom.js";
 
@@ -8,15 +8,23 @@ const STATUSES = ["REGISTERED", "WORKING", "COMPLETED", "ERROR"];
 const ACTIVITY_JOBS = 1000;
 const THROUGHPUT_MINUTES = 5;
 
+// Read a service's full view, or null when it was deleted after the list was read.
+async function serviceDetail(serviceId) {
+  try {
+    return (await request("GET", `/services/${serviceId}?view=full`)).data;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
 async function loadServices() {
   const list = await request("GET", "/services");
-  const details = await Promise.all(
-    list.data.map((service) => request("GET", `/services/${service.id}?view=full`)),
-  );
+  const details = await Promise.all(list.data.map((service) => serviceDetail(service.id)));
   // NOTE: activity comes from the newest ACTIVITY_JOBS jobs of all services, so
   // under heavier traffic the chart misses older jobs that completed recently.
   const recent = await request("GET", `/jobs?view=full&order=newest&limit=${ACTIVITY_JOBS}`);
-  return { services: details.map((detail) => detail.data), jobs: recent.data };
+  return { services: details.filter((detail) => detail !== null), jobs: recent.data };
 }
 
 // One badge per fact: a service marked unavailable by an administrator is also timed out.
