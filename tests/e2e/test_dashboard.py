@@ -208,7 +208,7 @@ def test_jobs_filtered_by_service_and_status(
     service_id, _ = seed_service(http, "Rabi lab B")
     other_id, _ = seed_service(http, "Ramsey lab")
 
-    open_dashboard(page, dashboard_server, f"/jobs?service={service_id}")
+    open_dashboard(page, dashboard_server, f"/jobs?service_id={service_id}")
     rows = page.locator("table.jobs tbody tr")
     expect(rows).to_have_count(6)
     page.select_option("#filter-status", "COMPLETED")
@@ -216,7 +216,7 @@ def test_jobs_filtered_by_service_and_status(
     expect(rows).to_have_count(2)
     for index in range(2):
         expect(rows.nth(index)).to_have_attribute("data-status", "COMPLETED")
-    expect(page).to_have_url(re.compile(rf"#/jobs\?service={service_id}&status=COMPLETED$"))
+    expect(page).to_have_url(re.compile(rf"#/jobs\?service_id={service_id}&status=COMPLETED$"))
     page.screenshot(path=screenshots / "jobs.png", full_page=True)
 
     page.select_option("#filter-service", other_id)
@@ -233,7 +233,7 @@ def test_jobs_newest_first_and_empty_state(
     first = submit_rabi(http, service_id, 0.1)
     last = submit_rabi(http, service_id, 0.2)
 
-    open_dashboard(page, dashboard_server, f"/jobs?service={service_id}")
+    open_dashboard(page, dashboard_server, f"/jobs?service_id={service_id}")
     rows = page.locator("table.jobs tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_have_attribute("data-job-id", last)
@@ -268,7 +268,7 @@ def test_jobs_list_updates_live(
 ) -> None:
     service_id = create_rabi_service(http, "Live list lab")
     job_id = submit_rabi(http, service_id, 0.5)
-    open_dashboard(page, dashboard_server, f"/jobs?service={service_id}")
+    open_dashboard(page, dashboard_server, f"/jobs?service_id={service_id}")
     row = page.locator(f'tr[data-job-id="{job_id}"]')
     expect(row).to_have_attribute("data-status", "REGISTERED")
     expect(page.locator("#live")).to_have_text("live")
@@ -365,7 +365,7 @@ def test_retry_then_delete_failed_job(
 
     page.click("#delete-job")
 
-    expect(page).to_have_url(re.compile(rf"#/jobs\?service={service_id}$"))
+    expect(page).to_have_url(re.compile(rf"#/jobs\?service_id={service_id}$"))
     expect(page.locator(".empty")).to_contain_text("No jobs match these filters")
     assert http.get(f"/jobs/{job_id}").status_code == 404
 

@@ -12,7 +12,7 @@ function facts(job, serviceName) {
   const rows = [
     ["Status", statusBadge(job.status)],
     ["Id", el("code", {}, job.id)],
-    ["Service", el("a", { href: `#/jobs?service=${job.service_id}` }, serviceName)],
+    ["Service", el("a", { href: `#/jobs?service_id=${job.service_id}` }, serviceName)],
     ["Priority", String(job.priority)],
     ["Attempt", String(job.attempt)],
     ["Worker", job.worker || "—"],
@@ -62,7 +62,7 @@ function actions(job, context, reload) {
     "Cancel"));
   }
   if (job.status !== "WORKING") {
-    const back = async () => context.navigate("/jobs", new URLSearchParams({ service: job.service_id }));
+    const back = async () => context.navigate("/jobs", new URLSearchParams({ service_id: job.service_id }));
     buttons.push(el("button", { type: "button", id: "delete-job", class: "danger",
       onclick: act("Delete this job for good? This cannot be undone.", "DELETE", `/jobs/${job.id}`, undefined, back) },
     "Delete"));
@@ -105,7 +105,7 @@ export async function jobPage(context) {
       }
       document.title = `Job ${job.id.slice(0, 8)} · TopChef`;
       context.render(
-        el("p", {}, el("a", { href: `#/jobs?service=${job.service_id}` }, `« Jobs of ${serviceName}`)),
+        el("p", {}, el("a", { href: `#/jobs?service_id=${job.service_id}` }, `« Jobs of ${serviceName}`)),
         el("h1", {}, "Job ", el("code", {}, job.id.slice(0, 8)), " ", statusBadge(job.status)),
         facts(job, serviceName),
         actions(job, context, () => page.refresh()),

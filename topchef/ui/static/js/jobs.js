@@ -9,7 +9,7 @@ const PAGE_SIZE = 25;
 // The dashboard URL's filters (service, status, cursor) as a GET /jobs query.
 function listQuery(params) {
   const query = new URLSearchParams({ view: "full", order: "newest", limit: String(PAGE_SIZE) });
-  if (params.get("service")) query.set("service_id", params.get("service"));
+  if (params.get("service_id")) query.set("service_id", params.get("service_id"));
   if (params.get("status")) query.set("status", params.get("status"));
   if (params.get("cursor")) query.set("cursor", params.get("cursor"));
   return query;
@@ -26,14 +26,14 @@ function filters(services, params, context) {
     const next = new URLSearchParams();
     const service = document.getElementById("filter-service").value;
     const status = document.getElementById("filter-status").value;
-    if (service) next.set("service", service);
+    if (service) next.set("service_id", service);
     if (status) next.set("status", status);
     context.navigate("/jobs", next);
   };
   const serviceOptions = [["", "All services"], ...services.map((service) => [service.id, service.name])];
   const statusOptions = [["", "All statuses"], ...STATUSES.map((status) => [status, status])];
   return el("form", { class: "filters", role: "search", onsubmit: (event) => event.preventDefault() },
-    select("filter-service", "Service", serviceOptions, params.get("service") || "", apply),
+    select("filter-service", "Service", serviceOptions, params.get("service_id") || "", apply),
     select("filter-status", "Status", statusOptions, params.get("status") || "", apply));
 }
 
@@ -48,7 +48,7 @@ function jobRow(job, serviceNames, changed) {
     el("td", { class: "id", "data-label": "Job" },
       el("a", { href: `#/jobs/${job.id}`, title: job.id }, shortId(job.id))),
     el("td", { "data-label": "Service" },
-      el("a", { href: `#/jobs?service=${job.service_id}` }, name)),
+      el("a", { href: `#/jobs?service_id=${job.service_id}` }, name)),
     el("td", { "data-label": "Submitted" }, timeNode(job.date_submitted)),
     el("td", { "data-label": "Finished" }, timeNode(job.date_finished)),
     el("td", { "data-label": "Attempt" }, String(job.attempt)),
@@ -76,7 +76,7 @@ function pager(params, nextLink, context) {
 }
 
 function emptyState(params) {
-  if (params.get("service") || params.get("status")) {
+  if (params.get("service_id") || params.get("status")) {
     return el("div", { class: "empty" }, el("p", {}, "No jobs match these filters. ",
       el("a", { href: "#/jobs" }, "Show all jobs"), "."));
   }
@@ -95,8 +95,8 @@ export async function jobsPage(context) {
     async refresh() {
       const response = await request("GET", `/jobs?${listQuery(params)}`);
       const jobs = response.data;
-      const heading = el("h1", {}, "Jobs", params.get("service")
-        ? el("span", { class: "muted" }, ` of ${serviceNames.get(params.get("service")) || "an unknown service"}`)
+      const heading = el("h1", {}, "Jobs", params.get("service_id")
+        ? el("span", { class: "muted" }, ` of ${serviceNames.get(params.get("service_id")) || "an unknown service"}`)
         : null);
       const body = jobs.length ? table(jobs, serviceNames, shownStatuses) : emptyState(params);
       context.render(heading, filters(services, params, context), body,
@@ -107,7 +107,7 @@ export async function jobsPage(context) {
       if (!event.type.startsWith("job.")) {
         return false;
       }
-      if (params.get("service") && event.service_id !== params.get("service")) {
+      if (params.get("service_id") && event.service_id !== params.get("service_id")) {
         return false;
       }
       // A later page shows older jobs, and only changes to those rows matter there.

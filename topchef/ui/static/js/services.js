@@ -43,7 +43,7 @@ function liveness(service) {
 }
 
 function jobsLink(service, status) {
-  const params = new URLSearchParams({ service: service.id });
+  const params = new URLSearchParams({ service_id: service.id });
   if (status) params.set("status", status);
   return `#/jobs?${params}`;
 }
