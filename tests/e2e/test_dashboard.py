@@ -176,6 +176,21 @@ def test_empty_server_says_what_to_do(page: Page, tmp_path: Path) -> None:
     assert "topchef jobs submit" in jobs_text
 
 
+def test_stopped_server_shows_message(page: Page, tmp_path: Path) -> None:
+    server = start_server(f"sqlite:///{tmp_path / 'stopped.db'}", tmp_path / "server.log")
+    try:
+        open_dashboard(page, server, "/services")
+        expect(page.locator("#live")).to_have_text("live")
+    finally:
+        server.stop()
+
+    expect(page.locator("#live")).to_have_text("reconnecting", timeout=UPDATE_TIMEOUT_MS)
+    page.click("nav a[data-page=jobs]")
+
+    expect(page.locator("#notice")).to_contain_text("Connection Failed")
+    expect(page.locator("#notice")).to_contain_text("check that the server is running")
+
+
 def test_services_listed_with_counts(
     page: Page, dashboard_server: ServerProcess, http: httpx.Client, screenshots: Path
 ) -> None:

@@ -54,7 +54,7 @@ export async function request(method, path, body) {
   try {
     response = await fetch(path, init);
   } catch (error) {
-    throw new ApiError(0, [{ status_code: 0, title: "Server Unreachable",
+    throw new ApiError(0, [{ status_code: 0, title: "Connection Failed",
       detail: `${method} ${path} failed (${error.message}); check that the server is running` }]);
   }
 

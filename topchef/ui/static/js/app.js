@@ -102,9 +102,9 @@ async function showRoute() {
   };
   const context = { render, path: route.path, match: route.match, params: route.params, showError, navigate };
   try {
-    const shown = await route.render(context);
+    const loadedPage = await route.render(context);
     if (thisRoute !== routeNumber) return;
-    page = shown;
+    page = loadedPage;
   } catch (error) {
     if (thisRoute !== routeNumber) return;
     page = null;
