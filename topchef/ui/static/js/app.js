@@ -155,7 +155,8 @@ function onStreamState(state, detail) {
     connectedBefore = true;
   }
   live.dataset.state = state === "missing" ? "polling" : state;
-  live.textContent = LIVE_TEXT[state];
+  // A stream that was live once says "reconnecting" throughout its retries, instead of alternating.
+  live.textContent = state === "connecting" && connectedBefore ? LIVE_TEXT.offline : LIVE_TEXT[state];
   live.title = state === "missing"
     ? "This server has no event stream (GET /events), so the page asks again every few seconds"
     : detail ? `Event stream: ${detail}` : "State of the event stream";
