@@ -3,7 +3,7 @@
 Each server process runs one deliverer. It claims due rows of the outbox for
 a while (so two processes never send the same row at the same time), POSTs
 each with httpx, never following redirects, and deletes the row once the
-receiver answered 2xx. A failed attempt is retried with exponential backoff
+receiver responded with 2xx. A failed attempt is retried with exponential backoff
 up to ``max_attempts``. A row whose claim ran out because its process died
 is claimed again, so a receiver may get a delivery twice: it should
 deduplicate on ``event_id``.
@@ -96,7 +96,8 @@ class WebhookDeliverer:
     async def _deliver(self, client: httpx.AsyncClient, delivery: WebhookDelivery) -> None:
         if not host_allowed(delivery.url, self.settings.allow_hosts):
             log.warning("webhook for event %d dropped: the host of %s is no longer on the "
-                        "allowlist", delivery.event_id, delivery.url)
+                        "allowlist; add it with --webhook-allow-host to deliver such webhooks",
+                        delivery.event_id, delivery.url)
             await self._forget(delivery)
             return
 
@@ -123,7 +124,7 @@ class WebhookDeliverer:
                 due=self.broker.now() + timedelta(seconds=delay), error=error)
 
     async def _post(self, client: httpx.AsyncClient, delivery: WebhookDelivery) -> str | None:
-        """Send one attempt; return None on a 2xx answer, else what went wrong."""
+        """Send one attempt; return None on a 2xx response, else what went wrong."""
         body = delivery.body.encode()
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp)}

@@ -62,7 +62,7 @@ class StreamSettings:
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """Which events a stream sends: all of them when both sets are empty.
+    """The events a stream sends: all of them when both sets are empty.
 
     Several ids of one kind match any of them; a service and a job filter
     together match only events that pass both.
@@ -177,7 +177,7 @@ class EventFeed:
                     yield KeepAlive()
                     last_sent = loop.time()
                     continue
-                # A drain wakes every waiter (Dispatcher.drain), so the loop test sees it.
+                # A drain wakes every waiter (Dispatcher.drain), so the loop condition ends it.
                 await waiter.wait(remaining, abort=stop)
 
     async def _read(self, position: int, horizon: int,
