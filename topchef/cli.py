@@ -27,6 +27,9 @@ from topchef.client import SchemaViolationError, TopChefError
 from topchef.config import (
     DATABASE_URL_VARIABLES,
     DEFAULT_DATABASE_URL,
+    DEFAULT_EVENT_HEARTBEAT_SECONDS,
+    DEFAULT_EVENT_WINDOW_EVENTS,
+    DEFAULT_EVENT_WINDOW_SECONDS,
     DEFAULT_HOST,
     DEFAULT_MAINTAINER_NAME,
     DEFAULT_MAX_BODY_BYTES,
@@ -148,11 +151,31 @@ main.add_command(cli_tokens.tokens)
               multiple=True, help="Let web pages from this origin (such as "
               "https://dash.example.org) call the API; repeat for more origins, or give a "
               "comma-separated list in the variable. Off by default.")
+@click.option("--event-heartbeat-seconds", envvar="TOPCHEF_EVENT_HEARTBEAT_SECONDS",
+              show_envvar=True, default=DEFAULT_EVENT_HEARTBEAT_SECONDS, show_default=True,
+              type=click.FloatRange(min=0.1),
+              help="GET /events sends a keep-alive comment after this many quiet seconds.")
+@click.option("--event-window-events", envvar="TOPCHEF_EVENT_WINDOW_EVENTS", show_envvar=True,
+              default=DEFAULT_EVENT_WINDOW_EVENTS, show_default=True,
+              type=click.IntRange(1, None),
+              help="How many of the newest events are kept for resuming GET /events.")
+@click.option("--event-window-seconds", envvar="TOPCHEF_EVENT_WINDOW_SECONDS",
+              show_envvar=True, default=DEFAULT_EVENT_WINDOW_SECONDS, show_default=True,
+              type=click.FloatRange(min=1),
+              help="Events older than this many seconds are deleted.")
+@click.option("--webhook-secret", envvar="TOPCHEF_WEBHOOK_SECRET", show_envvar=True,
+              default="", help="Shared secret that signs webhook deliveries (HMAC-SHA256).")
+@click.option("--webhook-allow-host", "webhook_allow_hosts", multiple=True,
+              envvar="TOPCHEF_WEBHOOK_ALLOW_HOSTS", show_envvar=True, metavar="HOST[:PORT]",
+              help="A host a service's callback_url may name; repeat for more, or give a "
+                   "comma-separated list in the variable. None is allowed by default.")
 def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
           pool_size: int, statement_timeout_ms: int, purge_interval_seconds: float,
           max_body_bytes: int, log_level: str, maintainer_name: str, maintainer_email: str,
           access_log: bool, tokens_file: str | None, allow_unauthenticated: bool,
-          cors_origins: tuple[str, ...]) -> None:
+          cors_origins: tuple[str, ...], event_heartbeat_seconds: float,
+          event_window_events: int, event_window_seconds: float, webhook_secret: str,
+          webhook_allow_hosts: tuple[str, ...]) -> None:
     """Run the TopChef server until SIGINT or SIGTERM."""
     _configure_logging(log_level)
     tokens = cli_tokens.server_tokens(tokens_file)
@@ -182,7 +205,16 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
         drain_on_stop_signals=True,
         tokens=tokens,
         cors_origins=cors_origins_from_text(",".join(cors_origins)),
+        event_heartbeat_seconds=event_heartbeat_seconds,
+        event_window_events=event_window_events,
+        event_window_seconds=event_window_seconds,
+        webhook_secret=webhook_secret,
+        webhook_allow_hosts=webhook_allow_hosts,
     )
+    if webhook_allow_hosts and not webhook_secret:
+        raise click.BadParameter(
+            "allowing webhook hosts needs a secret to sign deliveries with; set "
+            "--webhook-secret or TOPCHEF_WEBHOOK_SECRET", param_hint="--webhook-allow-host")
     log.info("TopChef %s starting on http://%s:%d with store %s (server processes: %d)",
              topchef.__version__, host, port, target.describe(), workers)
     _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level,

@@ -17,6 +17,9 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_JSON_DEPTH = 64
 DEFAULT_PURGE_INTERVAL_SECONDS = 60.0
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+DEFAULT_EVENT_HEARTBEAT_SECONDS = 15.0
+DEFAULT_EVENT_WINDOW_EVENTS = 10_000
+DEFAULT_EVENT_WINDOW_SECONDS = 3600.0
 
 DATABASE_URL_VARIABLES = ("TOPCHEF_DATABASE_URL", "DATABASE_URI")
 """Environment variables that set the database URL, first one set wins.
@@ -57,6 +60,16 @@ class Settings:
     """Access tokens with their roles; with none, every request is allowed."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API from another site; none turns CORS off."""
+    event_heartbeat_seconds: float = DEFAULT_EVENT_HEARTBEAT_SECONDS
+    """An event stream sends a keep-alive comment after this long without an event."""
+    event_window_events: int = DEFAULT_EVENT_WINDOW_EVENTS
+    """Events kept for resuming a stream: at most this many of the newest..."""
+    event_window_seconds: float = DEFAULT_EVENT_WINDOW_SECONDS
+    """...and none older than this."""
+    webhook_secret: str = ""
+    """The shared secret webhook deliveries are signed with."""
+    webhook_allow_hosts: tuple[str, ...] = ()
+    """``HOST`` or ``HOST:PORT`` entries a ``callback_url`` may name; empty allows none."""
 
 
 def settings_from_environment() -> Settings:
@@ -79,6 +92,16 @@ def settings_from_environment() -> Settings:
         tokens=load_tokens(tokens_file=os.environ.get("TOPCHEF_TOKENS_FILE"),
                            tokens_variable_value=os.environ.get("TOPCHEF_TOKENS")),
         cors_origins=cors_origins_from_text(os.environ.get("TOPCHEF_CORS_ORIGINS", "")),
+        event_heartbeat_seconds=float(os.environ.get(
+            "TOPCHEF_EVENT_HEARTBEAT_SECONDS", DEFAULT_EVENT_HEARTBEAT_SECONDS)),
+        event_window_events=int(os.environ.get(
+            "TOPCHEF_EVENT_WINDOW_EVENTS", DEFAULT_EVENT_WINDOW_EVENTS)),
+        event_window_seconds=float(os.environ.get(
+            "TOPCHEF_EVENT_WINDOW_SECONDS", DEFAULT_EVENT_WINDOW_SECONDS)),
+        webhook_secret=os.environ.get("TOPCHEF_WEBHOOK_SECRET", ""),
+        webhook_allow_hosts=tuple(
+            host for host in os.environ.get("TOPCHEF_WEBHOOK_ALLOW_HOSTS", "").split(",") if host
+        ),
     )
 
 
@@ -102,4 +125,9 @@ def settings_to_environment(settings: Settings) -> dict[str, str]:
         "TOPCHEF_TOKENS_FILE": "",
         "TOPCHEF_TOKENS": tokens_variable(settings.tokens),
         "TOPCHEF_CORS_ORIGINS": ",".join(settings.cors_origins),
+        "TOPCHEF_EVENT_HEARTBEAT_SECONDS": str(settings.event_heartbeat_seconds),
+        "TOPCHEF_EVENT_WINDOW_EVENTS": str(settings.event_window_events),
+        "TOPCHEF_EVENT_WINDOW_SECONDS": str(settings.event_window_seconds),
+        "TOPCHEF_WEBHOOK_SECRET": settings.webhook_secret,
+        "TOPCHEF_WEBHOOK_ALLOW_HOSTS": ",".join(settings.webhook_allow_hosts),
     }

@@ -9,7 +9,7 @@ import pytest
 
 from topchef.broker import Broker, ClaimRequest, NewJob, NewService
 from topchef.broker.dispatch import WAIT_RECHECK_SECONDS
-from topchef.broker.events import JobFinished, JobsAvailable, decode, encode
+from topchef.broker.events import EventsRecorded, JobFinished, JobsAvailable, decode, encode
 from topchef.store import open_sql_store, parse_database_url, upgrade
 
 
@@ -17,8 +17,9 @@ from topchef.store import open_sql_store, parse_database_url, upgrade
     JobsAvailable(uuid4(), 3),
     JobsAvailable(uuid4(), 1, datetime(2026, 12, 4, 12, 0, 0, 123456, tzinfo=UTC)),
     JobFinished(uuid4()),
+    EventsRecorded(),
 ])
-def test_event_round_trips(event: JobsAvailable | JobFinished) -> None:
+def test_event_round_trips(event: JobsAvailable | JobFinished | EventsRecorded) -> None:
     assert decode(encode(event, "abc")) == ("abc", event)
 
 

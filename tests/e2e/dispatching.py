@@ -22,6 +22,7 @@ JOB_FULL_FIELDS = JOB_FIELDS | {
 SERVICE_FULL_FIELDS = SERVICE_FIELDS | {
     "lease_seconds", "max_attempts", "retry_delay_seconds", "retry_delay_max_seconds",
     "retention_seconds", "last_checked_in", "date_created", "job_counts",
+    "timed_out_at", "callback_url",
 }
 CLAIMED_LEASE_FIELDS = {"token", "expires_at", "worker", "attempt"}
 """The lease in a claim or heartbeat response, which goes to the worker holding it."""

@@ -154,6 +154,20 @@ async def test_dispatch_order_priority_then_fifo(store: SQLStore) -> None:
     assert order == [high.id, low.id, later_low.id]
 
 
+async def test_list_jobs_newest_first(store: SQLStore) -> None:
+    service = make_service()
+    async with store.write() as session:
+        await session.insert_service(service)
+        stored = await session.insert_jobs([make_job(service, offset=n) for n in range(4)])
+
+    async with store.read() as session:
+        first = await session.list_jobs(service.id, limit=2, newest_first=True)
+        rest = await session.list_jobs(service.id, after_seq=first[-1].seq, newest_first=True)
+
+    assert [job.id for job in first] == [stored[3].id, stored[2].id]
+    assert [job.id for job in rest] == [stored[1].id, stored[0].id]
+
+
 async def test_failed_write_leaves_nothing(store: SQLStore) -> None:
     service = make_service()
 

@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from topchef.api import jobs, root, services
+from topchef.api import events, jobs, root, services
 from topchef.api.access import access_middleware
+from topchef.api.background import start_webhook_delivery, stream_settings, webhook_settings_of
 from topchef.api.cors import cors_middleware
 from topchef.api.errors import EXCEPTION_HANDLERS
 from topchef.api.override import MethodOverrideMiddleware
@@ -25,6 +26,7 @@ from topchef.broker import Broker
 from topchef.broker.maintenance import run_maintenance
 from topchef.config import Settings, settings_from_environment
 from topchef.store import check_current, open_sql_store, parse_database_url, upgrade
+from topchef.ui import dashboard_routes
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ ROUTES = [
     resource("/services", "services", GET=services.list_services, POST=services.create_service),
     resource("/services/{service_id}", "service", GET=services.get_service,
              PATCH=services.patch_service, DELETE=services.delete_service),
+    resource("/services/{service_id}/unavailable", "service_unavailable",
+             POST=services.mark_unavailable),
     resource("/services/{service_id}/jobs", "service_jobs",
              GET=services.list_service_jobs, POST=services.submit_job),
     resource("/services/{service_id}/jobs/batch", "batch", POST=services.submit_batch),
@@ -60,12 +64,14 @@ ROUTES = [
     resource("/jobs/{job_id}/fail", "fail", POST=jobs.fail),
     resource("/jobs/{job_id}/cancel", "cancel", POST=jobs.cancel),
     resource("/validator", "validator", GET=root.describe_validator, POST=root.validate),
+    resource("/events", "events", GET=events.stream_events),
 ]
 
 
 def create_app(settings: Settings) -> Starlette:
     """Build the application; the store opens at startup and closes at shutdown."""
     target = parse_database_url(settings.database_url)
+    webhook_settings = webhook_settings_of(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -75,7 +81,8 @@ def create_app(settings: Settings) -> Starlette:
             check_current(target)
         store = open_sql_store(target, pool_size=settings.pool_size,
                                statement_timeout_ms=settings.statement_timeout_ms)
-        broker = Broker(store)
+        broker = Broker(store, stream_settings=stream_settings(settings),
+                        webhook_allow_hosts=webhook_settings.allow_hosts)
         app.state.broker = broker
         app.state.settings = settings
         log.info("store opened: %s", store.description)
@@ -86,6 +93,7 @@ def create_app(settings: Settings) -> Starlette:
                             purge_sweep_seconds=settings.purge_interval_seconds),
             name="topchef-maintenance",
         )
+        deliverer = start_webhook_delivery(broker, webhook_settings, stop_sweeping)
         restore_signals = (
             _drain_on_stop_signals(broker) if settings.drain_on_stop_signals else lambda: None
         )
@@ -96,11 +104,13 @@ def create_app(settings: Settings) -> Starlette:
             restore_signals()
             stop_sweeping.set()
             await sweeper
+            if deliverer is not None:
+                await deliverer
             await store.close()
             log.info("store closed: %s", store.description)
 
     return Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *dashboard_routes()],
         middleware=[*cors_middleware(settings), Middleware(MethodOverrideMiddleware),
                     *access_middleware(settings)],
         exception_handlers=EXCEPTION_HANDLERS,

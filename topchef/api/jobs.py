@@ -28,11 +28,13 @@ def _service_filter(request: Request) -> UUID | None:
 
 async def list_jobs(request: Request) -> Response:
     full = query.view(request) == "full"
+    newest = query.newest_first(request)
     page = await broker_of(request).list_jobs(
         _service_filter(request),
         statuses=query.statuses(request),
-        after_seq=query.cursor(request),
+        after_seq=query.cursor(request, newest=newest),
         limit=query.page_size(request),
+        newest_first=newest,
     )
 
     render = views.job_full if full else views.job_overview
@@ -41,7 +43,7 @@ async def list_jobs(request: Request) -> Response:
         [render(job) for job in page.jobs],
         self_url=str(request.url),
         meta={"data_schema": {"type": "array", "items": schema}},
-        links=query.next_link(request, page.next_after_seq),
+        links=query.next_link(request, page.next_after_seq, newest=newest),
     )
 
 

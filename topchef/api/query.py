@@ -14,7 +14,9 @@ from topchef.broker import InvalidInput, JobStatus, Problem
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 VIEWS = ("classic", "full")
+ORDERS = ("oldest", "newest")
 _CURSOR_PREFIX = "after:"
+_NEWEST_CURSOR_PREFIX = "before:"
 
 
 class InvalidQuery(InvalidInput):
@@ -53,21 +55,43 @@ def wait_seconds(request: Request) -> float:
     return _number(request, "wait_seconds", default=0, low=0, high=MAX_WAIT_SECONDS)
 
 
-def encode_cursor(after_seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{after_seq}".encode()).decode().rstrip("=")
+def newest_first(request: Request) -> bool:
+    """Return whether ``order=newest`` requests newest jobs first (default ``order=oldest``)."""
+    value = request.query_params.get("order", "oldest")
+    if value not in ORDERS:
+        raise InvalidQuery(f"order={value!r} is unknown; use order=oldest or order=newest")
+    return value == "newest"
 
 
-def cursor(request: Request) -> int:
-    """Return the ``seq`` a page continues after; 0 without a cursor."""
+def _cursor_prefix(newest: bool) -> str:
+    return _NEWEST_CURSOR_PREFIX if newest else _CURSOR_PREFIX
+
+
+def encode_cursor(after_seq: int, *, newest: bool = False) -> str:
+    text = f"{_cursor_prefix(newest)}{after_seq}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def cursor(request: Request, *, newest: bool = False) -> int:
+    """Return the ``seq`` a page continues after in its order; 0 without a cursor.
+
+    A cursor records the order it was issued for, so one from an ``order=oldest``
+    listing is rejected in an ``order=newest`` one and the other way round.
+    """
     text = request.query_params.get("cursor")
     if text is None:
         return 0
     try:
         decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        if decoded.startswith(_CURSOR_PREFIX):
-            return int(decoded[len(_CURSOR_PREFIX):])
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    prefix = _cursor_prefix(newest)
+    if decoded.startswith(prefix) and decoded[len(prefix):].isdigit():
+        return int(decoded[len(prefix):])
+    if decoded.startswith(_cursor_prefix(not newest)):
+        issued_for = "oldest" if newest else "newest"
+        raise InvalidQuery(f"cursor={text!r} was issued for order={issued_for}; "
+                           "use the links.next URL of the previous page")
     raise InvalidQuery(f"cursor={text!r} is not a cursor this server issued; "
                        "use the links.next URL of the previous page")
 
@@ -98,8 +122,11 @@ def flag(request: Request, name: str) -> bool:
     raise InvalidQuery(f"{name}={text!r} is not a boolean; use true or false")
 
 
-def next_link(request: Request, after_seq: int | None) -> dict[str, str]:
+def next_link(
+    request: Request, after_seq: int | None, *, newest: bool = False
+) -> dict[str, str]:
     """Return ``{"next": URL}`` for the page after ``after_seq``, or nothing on the last page."""
     if after_seq is None:
         return {}
-    return {"next": str(request.url.include_query_params(cursor=encode_cursor(after_seq)))}
+    next_cursor = encode_cursor(after_seq, newest=newest)
+    return {"next": str(request.url.include_query_params(cursor=next_cursor))}

@@ -137,6 +137,10 @@ _SETTINGS = {
     "retention_seconds": {"type": ["integer", "null"], "minimum": 1, "maximum": INT32_MAX,
                           "description": "finished jobs older than this are purged; "
                           "null keeps them"},
+    "callback_url": {"type": ["string", "null"], "minLength": 1, "maxLength": 2000,
+                     "description": "receives a signed POST when a job of this service "
+                     "finishes; its host must be on the server's webhook allowlist; "
+                     "null turns webhooks off"},
 }
 _PRIORITY = {"type": "integer", "minimum": -INT32_MAX - 1, "maximum": INT32_MAX,
              "description": "higher first; default 0"}
@@ -160,6 +164,9 @@ SERVICE_FULL_SCHEMA = _object(
         **SERVICE_SCHEMA["properties"],
         **_SETTINGS,
         "last_checked_in": _TIMESTAMP,
+        "timed_out_at": {**_OPTIONAL_TIMESTAMP,
+                         "description": "when the service was marked timed out; null after "
+                         "a check-in"},
         "date_created": _TIMESTAMP,
         "job_counts": {"type": "object", "additionalProperties": {"type": "integer"},
                        "description": "jobs of this service by status"},

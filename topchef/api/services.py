@@ -38,6 +38,8 @@ def _settings(body: dict[str, Any]) -> ServiceSettings:
         retry_delay_max_seconds=body.get("retry_delay_max_seconds"),
         retention_seconds=body.get("retention_seconds"),
         clear_retention="retention_seconds" in body and body["retention_seconds"] is None,
+        callback_url=body.get("callback_url"),
+        clear_callback_url="callback_url" in body and body["callback_url"] is None,
     )
 
 
@@ -121,6 +123,14 @@ def _availability(body: dict[str, Any]) -> bool | None:
     return values.pop() if values else None
 
 
+async def mark_unavailable(request: Request) -> Response:
+    """Mark the service unavailable and timed out now (an administrator's action)."""
+    service_id = path_id(request, "service_id")
+    full = query.view(request) == "full"
+    await broker_of(request).mark_unavailable(service_id)
+    return await _service_response(request, service_id, full=full)
+
+
 async def delete_service(request: Request) -> Response:
     service_id = path_id(request, "service_id")
     await broker_of(request).delete_service(service_id, force=query.flag(request, "force"))
@@ -130,13 +140,15 @@ async def delete_service(request: Request) -> Response:
 async def list_service_jobs(request: Request) -> Response:
     service_id = path_id(request, "service_id")
     full = query.view(request) == "full"
+    newest = query.newest_first(request)
     broker = broker_of(request)
     service = await broker.get_service(service_id)
     page = await broker.list_jobs(
         service_id,
         statuses=query.statuses(request),
-        after_seq=query.cursor(request),
+        after_seq=query.cursor(request, newest=newest),
         limit=query.page_size(request),
+        newest_first=newest,
     )
 
     render = views.job_full if full else views.job_detail
@@ -146,7 +158,7 @@ async def list_service_jobs(request: Request) -> Response:
                         "items": schemas.JOB_FULL_SCHEMA if full else schemas.JOB_SCHEMA},
     }
     return success([render(job) for job in page.jobs], self_url=str(request.url), meta=meta,
-                   links=query.next_link(request, page.next_after_seq))
+                   links=query.next_link(request, page.next_after_seq, newest=newest))
 
 
 def _idempotency_key(request: Request) -> str | None:

@@ -96,6 +96,7 @@ def service_settings(service: Service) -> dict[str, Any]:
         "retry_delay_seconds": service.retry_delay_seconds,
         "retry_delay_max_seconds": service.retry_delay_max_seconds,
         "retention_seconds": service.retention_seconds,
+        "callback_url": service.callback_url,
     }
 
 
@@ -107,6 +108,7 @@ def service_full(
         **service_detail(service, jobs, now=now),
         **service_settings(service),
         "last_checked_in": timestamp(service.last_checked_in),
+        "timed_out_at": _optional_timestamp(service.timed_out_at),
         "date_created": timestamp(service.created_at),
         "job_counts": {status.value: count for status, count in counts.items()},
     }

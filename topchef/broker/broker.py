@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
+from topchef.broker import timeouts
 from topchef.broker.dispatch import (
     CANCELLED,
     Dispatcher,
@@ -31,12 +32,20 @@ from topchef.broker.errors import (
     ServiceNotFound,
 )
 from topchef.broker.events import (
+    RECORDED,
     Announcer,
     Event,
     JobFinished,
     JobsAvailable,
     job_key,
     status_events,
+)
+from topchef.broker.journal import (
+    EventType,
+    job_event,
+    record_events,
+    service_event,
+    status_change_type,
 )
 from topchef.broker.lifecycle import FINISHED
 from topchef.broker.models import (
@@ -53,6 +62,8 @@ from topchef.broker.models import (
 from topchef.broker.notify import Notifier
 from topchef.broker.patching import JobPatch, patch_values
 from topchef.broker.schemas import CompiledSchema, SchemaCache
+from topchef.broker.stream import EventFeed, StreamSettings
+from topchef.broker.webhooks import check_callback_url
 
 if TYPE_CHECKING:
     from topchef.store.base import Store
@@ -81,15 +92,21 @@ class ServiceSettings:
     retention_seconds: int | None = None
     clear_retention: bool = False
     """Turn retention off (``retention_seconds: null`` in a request)."""
+    callback_url: str | None = None
+    """Receives a webhook when one of the service's jobs finishes."""
+    clear_callback_url: bool = False
+    """Stop the webhooks (``callback_url: null`` in a request)."""
 
     def changes(self) -> dict[str, Any]:
         values = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name != "clear_retention" and getattr(self, f.name) is not None
+            if not f.name.startswith("clear_") and getattr(self, f.name) is not None
         }
         if self.clear_retention:
             values["retention_seconds"] = None
+        if self.clear_callback_url:
+            values["callback_url"] = None
         return values
 
 
@@ -122,22 +139,37 @@ class NewJob:
 class JobPage:
     jobs: Sequence[Job]
     next_after_seq: int | None
-    """The ``seq`` to continue after, or None on the last page."""
+    """The ``seq`` the next page continues after in the page's order, or None on the last page."""
 
 
 class Broker:
     def __init__(
-        self, store: Store, *, clock: Clock = utc_now, rng: random.Random | None = None
+        self,
+        store: Store,
+        *,
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+        stream_settings: StreamSettings | None = None,
+        webhook_allow_hosts: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
         self.notifier = Notifier()
         self.events = Announcer(self.notifier)
         self.dispatch = Dispatcher(store, self.events, clock=clock, rng=rng)
+        self.feed = EventFeed(store, self.notifier, clock=clock,
+                              draining=self.dispatch.draining, settings=stream_settings)
+        self.webhook_allow_hosts = webhook_allow_hosts
+        """Hosts a ``callback_url`` may name; empty allows none."""
         self._clock = clock
         self._schemas = SchemaCache()
 
     def now(self) -> datetime:
         return self._clock()
+
+    @property
+    def open_event_streams(self) -> int:
+        """Event streams (``GET /events``) open in this server process."""
+        return self.feed.open_streams
 
     # Services
 
@@ -154,6 +186,7 @@ class Broker:
                 problems.extend(exc.problems)
         if problems:
             raise InvalidInput(*problems)
+        self._check_callback_url(new.settings)
 
         now = self.now()
         settings = {
@@ -178,9 +211,16 @@ class Broker:
         )
         async with self.store.write() as session:
             await session.insert_service(service)
+            await record_events(session, service_event(EventType.SERVICE_CREATED, service.id, now))
+            await self.events.announce(session, RECORDED)
 
         log.info("service %s created (name %r)", service.id, service.name)
+        self.events.deliver(RECORDED)
         return service
+
+    def _check_callback_url(self, settings: ServiceSettings) -> None:
+        if settings.callback_url is not None:
+            check_callback_url(settings.callback_url, self.webhook_allow_hosts)
 
     async def get_service(self, service_id: UUID) -> Service:
         async with self.store.read() as session:
@@ -212,22 +252,34 @@ class Broker:
             for name in ("name", "description", "is_available")
             if (value := getattr(changes, name)) is not None
         }
+        self._check_callback_url(changes.settings)
         values.update(changes.settings.changes())
         values["last_checked_in"] = self.now()
+        values["timed_out_at"] = None
+        changed = sorted(set(values) - {"last_checked_in", "timed_out_at"})
+        checked_in = service_event(EventType.SERVICE_CHECKED_IN, service_id,
+                                   values["last_checked_in"],
+                                   {"changed": changed} if changed else None)
 
         async with self.store.write() as session:
             if await session.get_service(service_id) is None:
                 raise ServiceNotFound(service_id)
             await session.update_service(service_id, values)
             service = await session.get_service(service_id)
+            await record_events(session, checked_in)
+            await self.events.announce(session, RECORDED)
         assert service is not None  # the row was read in this same transaction
 
-        changed = sorted(set(values) - {"last_checked_in"})
+        self.events.deliver(RECORDED)
         if changed:
             log.info("service %s checked in and changed %s", service_id, ", ".join(changed))
         else:
             log.debug("service %s checked in", service_id)
         return service
+
+    async def mark_unavailable(self, service_id: UUID) -> Service:
+        """Mark the service unavailable and timed out now; see ``timeouts.mark_unavailable``."""
+        return await timeouts.mark_unavailable(self, service_id)
 
     async def delete_service(self, service_id: UUID, *, force: bool) -> None:
         """Delete a service and its jobs; refused while jobs are WORKING unless ``force``."""
@@ -242,8 +294,12 @@ class Broker:
                     "cancel them, or delete with force=true",
                 ))
             await session.delete_service(service_id)
+            await record_events(session, service_event(EventType.SERVICE_DELETED, service_id,
+                                                       self.now()))
+            await self.events.announce(session, RECORDED)
 
         log.info("service %s deleted with its jobs (WORKING at the time: %d)", service_id, working)
+        self.events.deliver(RECORDED)
 
     # Jobs
 
@@ -273,6 +329,8 @@ class Broker:
                 (job,) = await session.insert_jobs(
                     [self._new_job(service_id, new, idempotency_key=idempotency_key)]
                 )
+                await record_events(
+                    session, job_event(EventType.JOB_CREATED, job, job.date_submitted))
                 await self.events.announce(session, JobsAvailable(service_id))
         except DuplicateIdempotencyKey:
             # A concurrent submission with the same key committed between our
@@ -302,6 +360,8 @@ class Broker:
 
         async with self.store.write() as session:
             created = await session.insert_jobs([self._new_job(service_id, new) for new in batch])
+            await record_events(session, *(
+                job_event(EventType.JOB_CREATED, job, job.date_submitted) for job in created))
             available = JobsAvailable(service_id, count=len(created))
             await self.events.announce(session, available)
 
@@ -350,13 +410,19 @@ class Broker:
         statuses: Sequence[JobStatus] = (),
         after_seq: int = 0,
         limit: int,
+        newest_first: bool = False,
     ) -> JobPage:
-        """Return one page of jobs in submission order, after ``after_seq``."""
+        """Return one page of jobs in submission order, after ``after_seq``.
+
+        With ``newest_first`` the order is reversed, so the page continues with
+        the jobs submitted before ``after_seq``.
+        """
         async with self.store.read() as session:
             if service_id is not None and await session.get_service(service_id) is None:
                 raise ServiceNotFound(service_id)
             jobs = await session.list_jobs(
-                service_id, statuses=statuses, after_seq=after_seq, limit=limit + 1
+                service_id, statuses=statuses, after_seq=after_seq, limit=limit + 1,
+                newest_first=newest_first,
             )
         if len(jobs) > limit:
             return JobPage(jobs[:limit], jobs[limit - 1].seq)
@@ -395,7 +461,9 @@ class Broker:
                 assert job is not None  # the row was locked in this same transaction
                 if "status" in values:
                     events = status_events(job.id, job.service_id, job.status,
-                                           at=job.visible_at)
+                                           at=job.visible_at) or [RECORDED]
+                    await record_events(
+                        session, job_event(status_change_type(job.status), job, now))
                 await self.events.announce(session, *events)
 
         if values:
@@ -418,6 +486,7 @@ class Broker:
                     "then delete it once it has stopped",
                 ))
             await session.delete_job(job_id)
+            await record_events(session, job_event(EventType.JOB_DELETED, job, self.now()))
             await self.events.announce(session, JobFinished(job_id))
 
         log.info("job %s of service %s deleted (was %s)", job_id, job.service_id, job.status)

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from topchef.broker.errors import Conflict, JobNotFound, Problem, ServiceNotFound
-from topchef.broker.events import Announcer, Event, JobFinished, status_events
+from topchef.broker.events import RECORDED, Announcer, Event, JobFinished, status_events
+from topchef.broker.journal import EventType, job_event, record_events, status_change_type
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 
 if TYPE_CHECKING:
@@ -126,7 +127,13 @@ class Dispatcher:
                 fifo=self._rng.random() < FIFO_CLAIM_SHARE,
             )
             claimed = await session.claim_jobs(service_id, values)
+            if claimed:
+                await record_events(session, *(
+                    job_event(EventType.JOB_CLAIMED, job, now) for job in claimed))
+                await self.events.announce(session, RECORDED)
 
+        if claimed:
+            self.events.deliver(RECORDED)
         for job in claimed:
             log.info("job %s of service %s claimed by %s (attempt %d, lease %d s)",
                      job.id, service_id, job.worker or "an unnamed worker", job.attempt,
@@ -142,7 +149,10 @@ class Dispatcher:
             job, service = await _locked_job(session, job_id)
             check_lease(job, token, now)
             if job.cancel_requested:
-                await session.update_job(job_id, finish_values(now, JobStatus.ERROR, CANCELLED))
+                ended = finish_values(now, JobStatus.ERROR, CANCELLED)
+                await session.update_job(job_id, ended)
+                await record_events(
+                    session, job_event(EventType.JOB_FAILED, _replace(job, **ended), now))
                 await self.events.announce(session, JobFinished(job_id))
             else:
                 expires = now + timedelta(seconds=lease_seconds or service.lease_seconds)
@@ -170,7 +180,9 @@ class Dispatcher:
             events = _outcome(job, changes)
             await self.events.announce(session, *events)
             updated = await session.get_job(job_id)
-        assert updated is not None  # locked in the same transaction
+            assert updated is not None  # locked in the same transaction
+            await record_events(
+                session, job_event(status_change_type(updated.status), updated, now))
 
         self._log_outcome(updated, reason=changes["error"])
         self.events.deliver(*events)
@@ -209,6 +221,8 @@ class Dispatcher:
                 if await session.update_job(job.id, changes, lease_token=job.lease_token):
                     handled.append((job, changes))
                     await self.events.announce(session, *_outcome(job, changes))
+                    await record_events(session, job_event(
+                        status_change_type(changes["status"]), _replace(job, **changes), now))
 
         for job, changes in handled:
             if changes["status"] == JobStatus.REGISTERED:
@@ -228,18 +242,22 @@ class Dispatcher:
             job, _service = await _locked_job(session, job_id)
             if job.status == JobStatus.REGISTERED:
                 await session.update_job(job_id, finish_values(now, JobStatus.ERROR, CANCELLED))
-                await self.events.announce(session, JobFinished(job_id))
+                announced: Event = JobFinished(job_id)
             elif job.status == JobStatus.WORKING:
                 await session.update_job(job_id, {"cancel_requested": True})
+                announced = RECORDED
             else:
                 raise Conflict(Problem("Job Already Finished",
                                        f"job {job_id} is {job.status} and cannot be cancelled"))
             updated = await session.get_job(job_id)
-        assert updated is not None  # locked in the same transaction
+            assert updated is not None  # locked in the same transaction
+            await record_events(session, job_event(EventType.JOB_CANCELLED, updated, now))
+            await self.events.announce(session, announced)
+
+        self.events.deliver(announced)
 
         if updated.status == JobStatus.ERROR:
             self._finished(updated, JobStatus.ERROR, CANCELLED)
-            self.events.deliver(JobFinished(job_id))
         else:
             log.info("job %s of service %s: cancellation requested while WORKING",
                      job_id, updated.service_id)

@@ -42,7 +42,17 @@ class JobFinished:
     job_id: UUID
 
 
-Event = JobsAvailable | JobFinished
+@dataclass(frozen=True, slots=True)
+class EventsRecorded:
+    """New rows are in the event journal; sent by changes that wake no other waiter."""
+
+
+Event = JobsAvailable | JobFinished | EventsRecorded
+
+RECORDED = EventsRecorded()
+STREAMS_KEY = ("events", "recorded")
+"""The notifier key the event stream waits on; every delivered event wakes it, because
+every change that announces an event also records one in the journal."""
 
 NOW = "now"
 """Stands for "no retry delay" in a payload."""
@@ -68,6 +78,9 @@ def job_key(job_id: UUID) -> tuple[str, UUID]:
 
 
 def deliver(notifier: Notifier, event: Event) -> None:
+    notifier.notify_all(STREAMS_KEY)
+    if isinstance(event, EventsRecorded):
+        return
     if isinstance(event, JobFinished):
         notifier.notify_all(job_key(event.job_id))
         return
@@ -86,6 +99,8 @@ def encode(event: Event, origin: str) -> str:
     if isinstance(event, JobsAvailable):
         at = event.at.isoformat() if event.at else NOW
         return f"{origin} available {event.service_id} {event.count} {at}"
+    if isinstance(event, EventsRecorded):
+        return f"{origin} recorded"
     return f"{origin} finished {event.job_id}"
 
 
@@ -98,6 +113,8 @@ def decode(payload: str) -> tuple[str, Event] | None:
             return parts[0], JobsAvailable(UUID(parts[2]), int(parts[3]), at)
         if len(parts) == 3 and parts[1] == "finished":
             return parts[0], JobFinished(UUID(parts[2]))
+        if len(parts) == 2 and parts[1] == "recorded":
+            return parts[0], RECORDED
     except ValueError:
         pass
     log.warning("ignored a malformed job notification %r", payload[:200])

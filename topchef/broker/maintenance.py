@@ -1,4 +1,5 @@
-"""The server's background upkeep: expiring leases and purging old finished jobs."""
+"""The server's background upkeep: expiring leases, timing out services, purging old
+finished jobs and events."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from topchef.broker.dispatch import EXPIRY_BATCH_SIZE
+from topchef.broker.timeouts import time_out_services
 
 if TYPE_CHECKING:
     from topchef.broker.broker import Broker
@@ -57,6 +59,14 @@ async def purge_finished_jobs(broker: Broker) -> int:
     return total
 
 
+async def purge_events(broker: Broker) -> int:
+    """Delete events outside the resume window of ``GET /events``; return how many."""
+    purged = await broker.feed.purge()
+    if purged:
+        log.info("purged events outside the resume window (count %d)", purged)
+    return purged
+
+
 async def run_maintenance(
     broker: Broker,
     stop: asyncio.Event,
@@ -74,9 +84,11 @@ async def run_maintenance(
     while not stop.is_set():
         try:
             await expire_all_leases(broker)
+            await time_out_services(broker)
             if loop.time() >= next_purge:
                 next_purge = loop.time() + purge_sweep_seconds
                 await purge_finished_jobs(broker)
+                await purge_events(broker)
         except Exception:
             failures += 1
             if failures == 1:  # once per outage, not once a second

@@ -54,8 +54,15 @@ class Service:
     retry_delay_max_seconds: float = DEFAULT_RETRY_DELAY_MAX_SECONDS
     retention_seconds: int | None = None
     """Finished jobs older than this are purged; None keeps them."""
+    timed_out_at: datetime | None = None
+    """When the maintenance sweep or an administrator marked the service timed out;
+    a check-in clears it."""
+    callback_url: str | None = None
+    """Receives a webhook POST when one of the service's jobs finishes."""
 
     def has_timed_out(self, now: datetime) -> bool:
+        if self.timed_out_at is not None:
+            return True
         return now - self.last_checked_in > timedelta(seconds=self.timeout)
 
 

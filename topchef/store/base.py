@@ -15,9 +15,10 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
+from topchef.store.journal import JournalSession
 
 
-class StoreSession(Protocol):
+class StoreSession(JournalSession, Protocol):
     async def insert_service(self, service: Service) -> None: ...
 
     async def get_service(self, service_id: UUID) -> Service | None: ...
@@ -47,8 +48,14 @@ class StoreSession(Protocol):
         statuses: Sequence[JobStatus] = (),
         after_seq: int = 0,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> Sequence[Job]:
-        """Return jobs with ``seq`` above ``after_seq`` in submission order, optionally filtered."""
+        """Return jobs listed after ``after_seq`` in submission order, optionally filtered.
+
+        Oldest first, that is ``seq`` above ``after_seq``. With ``newest_first``
+        the order is reversed, so the jobs are those with ``seq`` below
+        ``after_seq``, or every job when ``after_seq`` is 0.
+        """
         ...
 
     async def recent_jobs(self, service_id: UUID, limit: int) -> Sequence[Job]:

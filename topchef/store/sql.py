@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from topchef.broker.errors import DuplicateIdempotencyKey, Unavailable
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
+from topchef.store.journal import SQLJournalQueries
 from topchef.store.listen import listen_for_notifications
 from topchef.store.sqlite_reopen import ReopenAfterFileErrors
 from topchef.store.tables import jobs, services
@@ -92,7 +93,7 @@ def _dispatch_key(job: Job, *, fifo: bool) -> tuple[int, ...]:
     return (job.seq,) if fifo else (-job.priority, job.seq)
 
 
-class SQLSession:
+class SQLSession(SQLJournalQueries):
     """Queries inside one transaction; see ``StoreSession`` for the contract."""
 
     def __init__(self, connection: AsyncConnection, *, locks_rows: bool) -> None:
@@ -164,8 +165,14 @@ class SQLSession:
         statuses: Sequence[JobStatus] = (),
         after_seq: int = 0,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> Sequence[Job]:
-        query = jobs.select().where(jobs.c.seq > after_seq).order_by(jobs.c.seq)
+        if newest_first:
+            query = jobs.select().order_by(jobs.c.seq.desc())
+            if after_seq:
+                query = query.where(jobs.c.seq < after_seq)
+        else:
+            query = jobs.select().where(jobs.c.seq > after_seq).order_by(jobs.c.seq)
         if service_id is not None:
             query = query.where(jobs.c.service_id == service_id)
         if statuses:

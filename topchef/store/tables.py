@@ -74,6 +74,11 @@ services = sa.Table(
     sa.Column("retry_delay_max_seconds", sa.Float(), nullable=False, server_default="300"),
     sa.Column("retention_seconds", sa.Integer(), nullable=True,
               comment="finished jobs older than this are purged; NULL keeps them"),
+    sa.Column("timed_out_at", UTCDateTime(), nullable=True,
+              comment="when the service was marked timed out; a check-in clears it, so "
+              "service.timed_out is recorded once per timeout"),
+    sa.Column("callback_url", sa.Text(), nullable=True,
+              comment="receives a webhook POST when one of the service's jobs finishes"),
     sa.CheckConstraint("timeout > 0", name="timeout_positive"),
     sa.CheckConstraint("lease_seconds > 0", name="lease_seconds_positive"),
     sa.CheckConstraint("max_attempts > 0", name="max_attempts_positive"),
@@ -176,3 +181,50 @@ sa.Index(
     sqlite_where=jobs.c.idempotency_key.is_not(None),
     postgresql_where=jobs.c.idempotency_key.is_not(None),
 )
+
+
+EVENT_TYPE_MAX_CHARS = 32
+
+# One row per change to a service or job, written in the transaction of the
+# change, so every server process streams the same events under the same ids.
+# No foreign keys: an event outlives the service or job it is about.
+events = sa.Table(
+    "events",
+    metadata,
+    # AUTOINCREMENT on SQLite: an id is never reused after a purge, so a
+    # client's Last-Event-ID never points at a different event.
+    sa.Column("seq", BigIntegerKey, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("type", sa.String(EVENT_TYPE_MAX_CHARS), nullable=False),
+    sa.Column("service_id", sa.Uuid(), nullable=True),
+    sa.Column("job_id", sa.Uuid(), nullable=True),
+    sa.Column("status", sa.String(16), nullable=True),
+    sa.Column("attempt", sa.Integer(), nullable=True),
+    sa.Column("worker", sa.Text(), nullable=True),
+    sa.Column("detail", sa.JSON(), nullable=True,
+              comment="a few small fields; never parameters or results"),
+    sqlite_autoincrement=True,
+)
+
+# Events by age, for the purge that keeps the resume window bounded.
+sa.Index("ix_events_at", events.c.at)
+
+# The webhook outbox: one row per delivery still owed, written in the
+# transaction that finished the job, deleted once the receiver accepted it.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("seq", BigIntegerKey, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.BigInteger(), nullable=False),
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False, comment="the exact JSON body that is signed"),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("claimed_until", UTCDateTime(), nullable=True,
+              comment="a server process is delivering it until then; NULL when none is"),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sqlite_autoincrement=True,
+)
+
+# Deliveries that are due, oldest first.
+sa.Index("ix_webhook_deliveries_next_attempt_at", webhook_deliveries.c.next_attempt_at)
