@@ -8,6 +8,7 @@ from uuid import UUID
 import orjson
 from starlette.requests import Request
 
+from topchef.api.strict_json import check_strict_json, number_out_of_range
 from topchef.broker.errors import InvalidInput, NotFound, Problem
 from topchef.broker.schemas import CompiledSchema
 
@@ -88,8 +89,9 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
     """Return the body as a JSON object, or None for an empty body when ``optional``.
 
     Raise RequestNotJSON for another content type, a body that is not JSON, or
-    JSON that is not an object. Raise PayloadTooLarge (413) past the size limit
-    and TooDeeplyNested past the nesting limit.
+    JSON that is not an object. Raise PayloadTooLarge (413) past the size limit,
+    TooDeeplyNested past the nesting limit, and DuplicateKey or NumberOutOfRange
+    for JSON that orjson would read as something other than what was sent.
     """
     body = await _read_body(request)
     if not body.strip():
@@ -108,6 +110,9 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        overflow = number_out_of_range(body) if "infinity" in str(exc) else None
+        if overflow is not None:
+            raise overflow from exc
         raise RequestNotJSON(f"the body is not valid JSON ({exc}): {_quote(body)}") from exc
 
     if not isinstance(value, dict):
@@ -115,6 +120,7 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
             f"the body must be a JSON object, received {json_type_name(value)} {_quote(body)}"
         )
     _check_depth(value, request.app.state.settings.max_json_depth)
+    check_strict_json(body, value)
     return value
 
 
