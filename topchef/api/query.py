@@ -15,6 +15,8 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 VIEWS = ("classic", "full")
 _CURSOR_PREFIX = "after:"
+MAX_SEQ = 2**63 - 1
+"""The largest job ``seq``, a signed 64-bit column on PostgreSQL."""
 
 
 class InvalidQuery(InvalidInput):
@@ -65,7 +67,9 @@ def cursor(request: Request) -> int:
     try:
         decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         if decoded.startswith(_CURSOR_PREFIX):
-            return int(decoded[len(_CURSOR_PREFIX):])
+            after_seq = int(decoded[len(_CURSOR_PREFIX):])
+            if 0 <= after_seq <= MAX_SEQ:
+                return after_seq
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise InvalidQuery(f"cursor={text!r} is not a cursor this server issued; "

@@ -85,6 +85,23 @@ def _check_depth(value: Any, limit: int) -> None:
         level = children
 
 
+def _check_text_fields(body: dict[str, Any]) -> None:
+    """Reject U+0000 in the body's own string fields: names, descriptions, worker, lease, reason.
+
+    PostgreSQL text columns cannot store U+0000, so both stores reject it
+    alike. Strings nested in parameters, results and schemas keep it, because
+    those are stored as JSON text with the character escaped.
+    """
+    fields = [name for name, item in body.items() if isinstance(item, str) and "\x00" in item]
+    if fields:
+        raise InvalidInput(*(
+            Problem("Invalid Request",
+                    f"/{name} contains the character U+0000 (NUL), which text fields may not "
+                    "contain; remove it, or send the text inside parameters or results")
+            for name in fields
+        ))
+
+
 async def read_json_object(request: Request, *, optional: bool = False) -> dict[str, Any] | None:
     """Return the body as a JSON object, or None for an empty body when ``optional``.
 
@@ -121,6 +138,7 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
         )
     _check_depth(value, request.app.state.settings.max_json_depth)
     check_strict_json(body, value)
+    _check_text_fields(value)
     return value
 
 
@@ -159,6 +177,12 @@ def path_id(request: Request, name: str) -> UUID:
     """Return the path parameter ``name`` as a UUID; a malformed id is a 404 like an unknown one."""
     text = request.path_params[name]
     try:
+        if not text.isascii():  # UUID() reads digits of other scripts, such as U+0661, as 0-9
+            raise ValueError(text)
         return UUID(text)
     except ValueError:
-        raise InvalidId(f"{text!r} is not a valid id; ids are UUIDs") from None
+        raise InvalidId(f"{_echo_id(text)!r} is not a valid id; ids are UUIDs") from None
+
+
+def _echo_id(text: str) -> str:
+    return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "..."
