@@ -1,10 +1,11 @@
 """Hostile requests against a real server: each gets its 4xx error envelope and changes nothing.
 
 These extend the cases of test_bad_input with what a careless or malicious
-client sends: broken JSON and encodings, duplicate keys, numbers no store can
-keep, schemas built to hurt, text the stores treat differently, wrong methods,
-bad ids, overrides and query parameters. Each case reads the whole state
-before and after and requires it unchanged.
+client sends. They cover broken JSON and encodings, duplicate keys, numbers
+no store can keep exactly, schemas built to hurt and text the stores treat
+differently. They also cover wrong methods, oversize bodies, bad ids, method
+overrides, content types and query parameters. Each case reads the whole
+state before and after and requires it unchanged.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Names and descriptions may hold any character but U+0000, which PostgreSQL
 text columns cannot store. Parameters, results and schemas may hold any
-character at all, U+0000 included; lone surrogates are not JSON text and are
-rejected before they reach a store (see test_hostile_input).
+character at all, U+0000 included. Lone surrogates are not Unicode text, so
+they are rejected before they reach a store (see test_hostile_input).
 """
 
 from __future__ import annotations

@@ -5,14 +5,14 @@ outside the 64-bit range as a float, so ``2**70 + 1`` would be stored as
 ``1.1805916207174113e+21``. Both would store something other than what the
 client sent, so both are rejected.
 
-The common body has neither, and cheap tests on the raw bytes prove it. The
-body has as many colons as orjson's own encoding of the decoded value: each
-member has one colon outside strings, colons inside strings appear in both,
-and orjson never escapes a colon, so only a body that writes one as
-``\\u003a`` needs a slower count. And no integer in the body has 19 digits or
-more, which every integer outside the range has. Only a body that fails these
-tests is parsed again, slowly, by the standard library to find and name the
-offending key or number.
+The common body has neither, and two cheap tests on the raw bytes prove it.
+First, the body has as many colons as orjson's own encoding of the decoded
+value. Each object member has one colon outside strings, and colons inside
+strings appear in both, because orjson never escapes a colon. Only a body
+that escapes one as ``\\u003a`` needs the slower count of decoded keys.
+Second, no integer in the body has 19 digits or more, as every integer
+outside the range does. A body that fails either test is parsed again,
+slowly, by the standard library to find and name the offending key or number.
 """
 
 from __future__ import annotations
