@@ -17,6 +17,8 @@ VIEWS = ("classic", "full")
 ORDERS = ("oldest", "newest")
 _CURSOR_PREFIX = "after:"
 _NEWEST_CURSOR_PREFIX = "before:"
+MAX_SEQ = 2**63 - 1
+"""The largest job ``seq``, a signed 64-bit column on PostgreSQL."""
 
 
 class InvalidQuery(InvalidInput):
@@ -86,8 +88,11 @@ def cursor(request: Request, *, newest: bool = False) -> int:
     except (binascii.Error, UnicodeDecodeError):
         decoded = ""
     prefix = _cursor_prefix(newest)
-    if decoded.startswith(prefix) and decoded[len(prefix):].isdigit():
-        return int(decoded[len(prefix):])
+    digits = decoded[len(prefix):]
+    if decoded.startswith(prefix) and digits.isascii() and digits.isdigit() and len(digits) <= 19:
+        seq = int(digits)
+        if 0 <= seq <= MAX_SEQ:
+            return seq
     if decoded.startswith(_cursor_prefix(not newest)):
         issued_for = "oldest" if newest else "newest"
         raise InvalidQuery(f"cursor={text!r} was issued for order={issued_for}; "

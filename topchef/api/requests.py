@@ -8,6 +8,7 @@ from uuid import UUID
 import orjson
 from starlette.requests import Request
 
+from topchef.api.strict_json import check_strict_json, number_out_of_range
 from topchef.broker.errors import InvalidInput, NotFound, Problem
 from topchef.broker.schemas import CompiledSchema
 
@@ -84,12 +85,30 @@ def _check_depth(value: Any, limit: int) -> None:
         level = children
 
 
+def _check_text_fields(body: dict[str, Any]) -> None:
+    """Reject U+0000 in the body's own string fields: names, descriptions, worker, lease, reason.
+
+    PostgreSQL text columns cannot store U+0000, so both stores reject it
+    alike. Strings nested in parameters, results and schemas keep it, because
+    those are stored as JSON text with the character escaped.
+    """
+    fields = [name for name, item in body.items() if isinstance(item, str) and "\x00" in item]
+    if fields:
+        raise InvalidInput(*(
+            Problem("Invalid Request",
+                    f"/{name} contains the character U+0000 (NUL), which text fields may not "
+                    "contain; remove it, or send the text inside parameters or results")
+            for name in fields
+        ))
+
+
 async def read_json_object(request: Request, *, optional: bool = False) -> dict[str, Any] | None:
     """Return the body as a JSON object, or None for an empty body when ``optional``.
 
     Raise RequestNotJSON for another content type, a body that is not JSON, or
-    JSON that is not an object. Raise PayloadTooLarge (413) past the size limit
-    and TooDeeplyNested past the nesting limit.
+    JSON that is not an object. Raise PayloadTooLarge (413) past the size limit,
+    TooDeeplyNested past the nesting limit, and DuplicateKey or NumberOutOfRange
+    for JSON that orjson would read as something other than what was sent.
     """
     body = await _read_body(request)
     if not body.strip():
@@ -108,6 +127,9 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        overflow = number_out_of_range(body) if "infinity" in str(exc) else None
+        if overflow is not None:
+            raise overflow from exc
         raise RequestNotJSON(f"the body is not valid JSON ({exc}): {_quote(body)}") from exc
 
     if not isinstance(value, dict):
@@ -115,6 +137,8 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
             f"the body must be a JSON object, received {json_type_name(value)} {_quote(body)}"
         )
     _check_depth(value, request.app.state.settings.max_json_depth)
+    check_strict_json(body, value)
+    _check_text_fields(value)
     return value
 
 
@@ -153,6 +177,12 @@ def path_id(request: Request, name: str) -> UUID:
     """Return the path parameter ``name`` as a UUID; a malformed id is a 404 like an unknown one."""
     text = request.path_params[name]
     try:
+        if not text.isascii():  # UUID() reads digits of other scripts, such as U+0661, as 0-9
+            raise ValueError(text)
         return UUID(text)
     except ValueError:
-        raise InvalidId(f"{text!r} is not a valid id; ids are UUIDs") from None
+        raise InvalidId(f"{_echo_id(text)!r} is not a valid id; ids are UUIDs") from None
+
+
+def _echo_id(text: str) -> str:
+    return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "..."

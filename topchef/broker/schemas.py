@@ -5,10 +5,20 @@ the generic ``http://json-schema.org/schema#`` both mean Draft 4, because the
 original TopChef read every schema as Draft 4 and existing services rely on it.
 Formats are annotations only, as they were in the original: a ``format`` such
 as ``date-time`` is not asserted.
+
+A new schema's ``pattern`` and ``patternProperties`` regular expressions run on
+the linear-time engine of the Rust ``regex`` crate, so no string can make one
+backtrack: a match takes time proportional to the string's length times the
+pattern's size. That engine has no lookaround and no backreferences, so a new
+schema that uses them is rejected. A schema already stored (from before this
+rule) is compiled with the backtracking ``fancy-regex`` engine instead, capped
+at BACKTRACK_LIMIT steps per match; a match that reaches the cap fails as a
+violation.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -43,6 +53,9 @@ _DRAFTS: dict[str, tuple[str, Any]] = {
 _DRAFT4_ALIASES = {"", "http://json-schema.org/schema"}
 
 VALIDATOR_CACHE_SIZE = 1024
+
+BACKTRACK_LIMIT = 10_000
+"""Backtracking steps one match of a stored schema's pattern may take, about 0.1 ms."""
 
 
 def _draft_key(schema_uri: str) -> str:
@@ -101,7 +114,12 @@ def _brief(value: object, limit: int = 80) -> str:
 class CompiledSchema:
     """A schema checked against its meta-schema and compiled for fast validation."""
 
-    def __init__(self, schema: JSON, *, field: str = "schema") -> None:
+    def __init__(self, schema: JSON, *, field: str = "schema", stored: bool = False) -> None:
+        """Check and compile ``schema``; ``field`` names it in errors.
+
+        ``stored`` marks a schema that was accepted before, whose patterns may
+        use lookaround or backreferences (see the module docstring).
+        """
         if not isinstance(schema, dict):
             raise InvalidInput(
                 Problem("Invalid Schema", f"{field} must be a JSON object, got {_brief(schema)}")
@@ -110,13 +128,22 @@ class CompiledSchema:
         meta_uri, validator_class = _select_draft(schema, field)
         _check_against_meta_schema(schema, meta_uri, field)
         try:
-            self._validator = validator_class(schema, validate_formats=False, offline=True)
-        except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
+            self._validator = validator_class(schema, validate_formats=False, offline=True,
+                                              pattern_options=_pattern_options(stored=stored))
+        except jsonschema_rs.ValidationError as exc:
+            if not list(exc.instance_path):
+                raise InvalidInput(Problem("Invalid Schema", _compile_error(field, exc))) from exc
+            raise InvalidInput(Problem("Invalid Schema", _pattern_error(
+                field, exc, backtracking=_compiles_with_backtracking(schema, validator_class),
+            ))) from exc
+        except (jsonschema_rs.ReferencingError, ValueError) as exc:
             raise InvalidInput(Problem("Invalid Schema", _compile_error(field, exc))) from exc
         self.schema = schema
 
     def violations(self, instance: JSON) -> list[Violation]:
-        return [_violation(error, self.schema) for error in self._validator.iter_errors(instance)]
+        """Return how ``instance`` breaks the schema, at most MAX_VIOLATIONS entries."""
+        errors = itertools.islice(self._validator.iter_errors(instance), MAX_VIOLATIONS)
+        return [_violation(error, self.schema) for error in errors]
 
     def validate(self, instance: JSON, *, subject: str) -> None:
         """Raise SchemaViolation with one problem per violation if ``instance`` is invalid."""
@@ -126,6 +153,8 @@ class CompiledSchema:
 
 
 MAX_MESSAGE_CHARS = 300
+MAX_VIOLATIONS = 100
+"""How many violations of one instance are reported, so an error response stays small."""
 MAX_REASONS_PER_OPTION = 5
 
 
@@ -173,6 +202,31 @@ def _resolve(schema: JSON, path: list[str | int]) -> JSON:
     return node
 
 
+def _pattern_options(*, stored: bool) -> Any:
+    if stored:
+        return jsonschema_rs.FancyRegexOptions(backtrack_limit=BACKTRACK_LIMIT)
+    return jsonschema_rs.RegexOptions()
+
+
+def _compiles_with_backtracking(schema: JSON, validator_class: Any) -> bool:
+    try:
+        validator_class(schema, validate_formats=False, offline=True,
+                        pattern_options=_pattern_options(stored=True))
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError):
+        return False
+    return True
+
+
+def _pattern_error(field: str, exc: jsonschema_rs.ValidationError, *, backtracking: bool) -> str:
+    """Describe a regular expression, located in the schema, that failed to compile."""
+    where = f"{field} has a regular expression at {_pointer(list(exc.instance_path))}"
+    if backtracking:
+        return (f"{where} that this server does not run: {_first_line(exc)}. Patterns may "
+                "not use lookaround or backreferences, because the server only runs "
+                "regular expressions that match in linear time")
+    return f"{where} that is invalid: {_first_line(exc)}"
+
+
 def _compile_error(field: str, exc: BaseException) -> str:
     reason = _first_line(exc)
     if "Retrieval is disabled" in reason or "No base URI" in reason:
@@ -218,7 +272,7 @@ class SchemaCache:
             self._entries.move_to_end(key)
             return compiled
 
-        compiled = CompiledSchema(schema)
+        compiled = CompiledSchema(schema, stored=True)
         self._entries[key] = compiled
         if len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
