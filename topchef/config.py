@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from topchef.logs import LOG_FORMATS
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 DEFAULT_DATABASE_URL = "sqlite:///topchef.db"
@@ -51,16 +53,23 @@ class Settings:
     """End open long polls when SIGINT or SIGTERM arrives; servers turn this on."""
     migrate_on_start: bool = True
     """Run the Alembic migrations before serving; turn off where they run separately."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one JSON object per line) for every server log line."""
+    access_log: bool = True
+    """Log one line per HTTP request (``topchef.requests``)."""
 
 
 def settings_from_environment() -> Settings:
     """Read the settings ``topchef serve`` also takes from TOPCHEF_* variables."""
     migrate = os.environ.get("TOPCHEF_MIGRATE", "true").strip().lower()
+    access_log = os.environ.get("TOPCHEF_ACCESS_LOG", "true").strip().lower()
     return Settings(
         database_url=database_url_from_environment(),
         maintainer_name=os.environ.get("TOPCHEF_MAINTAINER_NAME", DEFAULT_MAINTAINER_NAME),
         maintainer_email=os.environ.get("TOPCHEF_MAINTAINER_EMAIL", ""),
         migrate_on_start=migrate not in ("false", "0", "no", "off"),
+        log_format=_log_format_from_environment(),
+        access_log=access_log not in ("false", "0", "no", "off"),
         drain_on_stop_signals=True,
         pool_size=int(os.environ.get("TOPCHEF_POOL_SIZE", DEFAULT_POOL_SIZE)),
         max_body_bytes=int(os.environ.get("TOPCHEF_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
@@ -71,6 +80,13 @@ def settings_from_environment() -> Settings:
             os.environ.get("TOPCHEF_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)
         ),
     )
+
+
+def _log_format_from_environment() -> str:
+    value = os.environ.get("TOPCHEF_LOG_FORMAT", "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"TOPCHEF_LOG_FORMAT is {value!r}; set it to text or json")
+    return value
 
 
 def settings_to_environment(settings: Settings) -> dict[str, str]:
@@ -84,4 +100,6 @@ def settings_to_environment(settings: Settings) -> dict[str, str]:
         "TOPCHEF_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "TOPCHEF_PURGE_INTERVAL_SECONDS": str(settings.purge_interval_seconds),
         "TOPCHEF_STATEMENT_TIMEOUT_MS": str(settings.statement_timeout_ms),
+        "TOPCHEF_LOG_FORMAT": settings.log_format,
+        "TOPCHEF_ACCESS_LOG": "true" if settings.access_log else "false",
     }

@@ -16,12 +16,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from topchef.api import jobs, root, services
+from topchef.api import api_docs, jobs, operations, root, services
 from topchef.api.errors import EXCEPTION_HANDLERS
+from topchef.api.metrics import Metrics
 from topchef.api.override import MethodOverrideMiddleware
+from topchef.api.request_log import RequestLogMiddleware
 from topchef.broker import Broker
 from topchef.broker.maintenance import run_maintenance
 from topchef.config import Settings, settings_from_environment
+from topchef.logs import apply_log_format
 from topchef.store import check_current, open_sql_store, parse_database_url, upgrade
 
 log = logging.getLogger(__name__)
@@ -58,12 +61,18 @@ ROUTES = [
     resource("/jobs/{job_id}/fail", "fail", POST=jobs.fail),
     resource("/jobs/{job_id}/cancel", "cancel", POST=jobs.cancel),
     resource("/validator", "validator", GET=root.describe_validator, POST=root.validate),
+    resource("/metrics", "metrics", GET=operations.metrics),
+    resource("/healthz", "healthz", GET=operations.healthz),
+    resource("/readyz", "readyz", GET=operations.readyz),
+    resource("/openapi.json", "openapi", GET=api_docs.openapi_document),
+    resource("/docs", "docs", GET=api_docs.docs_page),
 ]
 
 
 def create_app(settings: Settings) -> Starlette:
     """Build the application; the store opens at startup and closes at shutdown."""
     target = parse_database_url(settings.database_url)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -73,9 +82,11 @@ def create_app(settings: Settings) -> Starlette:
             check_current(target)
         store = open_sql_store(target, pool_size=settings.pool_size,
                                statement_timeout_ms=settings.statement_timeout_ms)
-        broker = Broker(store)
+        broker = Broker(store, observer=metrics)
         app.state.broker = broker
         app.state.settings = settings
+        metrics.follow_open_waits(long_polls=broker.notifier.waiting,
+                                  event_streams=lambda: app.state.open_event_streams())
         log.info("store opened: %s", store.description)
         stop_sweeping = asyncio.Event()
         sweeper = asyncio.create_task(
@@ -97,12 +108,19 @@ def create_app(settings: Settings) -> Starlette:
             await store.close()
             log.info("store closed: %s", store.description)
 
-    return Starlette(
+    app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(MethodOverrideMiddleware)],
+        middleware=[
+            Middleware(RequestLogMiddleware, metrics=metrics, log_requests=settings.access_log),
+            Middleware(MethodOverrideMiddleware),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
+    # The count of open GET /events streams for /metrics; the event stream replaces it.
+    app.state.open_event_streams = lambda: 0
+    return app
 
 
 def _drain_on_stop_signals(broker: Broker) -> Callable[[], None]:
@@ -139,4 +157,6 @@ def create_app_from_environment() -> Starlette:
 
     For ``uvicorn --factory topchef.api:create_app_from_environment``.
     """
-    return create_app(settings_from_environment())
+    settings = settings_from_environment()
+    apply_log_format(settings.log_format)
+    return create_app(settings)

@@ -51,6 +51,7 @@ from topchef.broker.models import (
     Service,
 )
 from topchef.broker.notify import Notifier
+from topchef.broker.observer import NO_OBSERVER, BrokerObserver, observe_status_change
 from topchef.broker.patching import JobPatch, patch_values
 from topchef.broker.schemas import CompiledSchema, SchemaCache
 
@@ -127,12 +128,14 @@ class JobPage:
 
 class Broker:
     def __init__(
-        self, store: Store, *, clock: Clock = utc_now, rng: random.Random | None = None
+        self, store: Store, *, clock: Clock = utc_now, rng: random.Random | None = None,
+        observer: BrokerObserver = NO_OBSERVER,
     ) -> None:
         self.store = store
         self.notifier = Notifier()
         self.events = Announcer(self.notifier)
-        self.dispatch = Dispatcher(store, self.events, clock=clock, rng=rng)
+        self.observer = observer
+        self.dispatch = Dispatcher(store, self.events, clock=clock, rng=rng, observer=observer)
         self._clock = clock
         self._schemas = SchemaCache()
 
@@ -285,6 +288,7 @@ class Broker:
             return _replayed(existing, new), False
 
         log.info("job %s created for service %s (priority %d)", job.id, service_id, job.priority)
+        self.observer.jobs_submitted(service_id, 1)
         self.events.deliver(JobsAvailable(service_id))
         return job, True
 
@@ -306,6 +310,7 @@ class Broker:
             await self.events.announce(session, available)
 
         log.info("%d jobs created for service %s in one batch", len(created), service_id)
+        self.observer.jobs_submitted(service_id, len(created))
         self.events.deliver(available)
         return created
 
@@ -381,6 +386,7 @@ class Broker:
             job = await session.get_job(job_id, for_update=True)
             if job is None:
                 raise JobNotFound(job_id)
+            previous = job.status
             if patch.lease_token is not None:
                 check_lease(job, patch.lease_token, now)
             cancelled_now = job.cancel_requested and job.status == JobStatus.WORKING
@@ -400,6 +406,7 @@ class Broker:
 
         if values:
             log.info("job %s of service %s is now %s", job.id, job.service_id, job.status)
+            observe_status_change(self.observer, job, previous, at=now)
             self.events.deliver(*events)
         if cancelled_now:
             raise JobCancelled(f"job {job_id} was cancelled; this change was not applied")

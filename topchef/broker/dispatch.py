@@ -28,6 +28,7 @@ from uuid import UUID
 from topchef.broker.errors import Conflict, JobNotFound, Problem, ServiceNotFound
 from topchef.broker.events import Announcer, Event, JobFinished, status_events
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
+from topchef.broker.observer import NO_OBSERVER, BrokerObserver
 
 if TYPE_CHECKING:
     from topchef.broker.broker import Clock
@@ -75,9 +76,11 @@ def retry_delay(service: Service, attempt: int, rng: random.Random) -> float:
 
 class Dispatcher:
     def __init__(
-        self, store: Store, events: Announcer, *, clock: Clock, rng: random.Random | None = None
+        self, store: Store, events: Announcer, *, clock: Clock, rng: random.Random | None = None,
+        observer: BrokerObserver = NO_OBSERVER,
     ) -> None:
         self.store = store
+        self.observer = observer
         self.events = events
         self.notifier = events.notifier
         self.draining = asyncio.Event()
@@ -131,6 +134,7 @@ class Dispatcher:
             log.info("job %s of service %s claimed by %s (attempt %d, lease %d s)",
                      job.id, service_id, job.worker or "an unnamed worker", job.attempt,
                      lease_seconds)
+        self.observer.jobs_claimed(claimed, at=now)
         return claimed
 
     # Leases
@@ -211,9 +215,11 @@ class Dispatcher:
                     await self.events.announce(session, *_outcome(job, changes))
 
         for job, changes in handled:
+            self.observer.lease_expired(job)
             if changes["status"] == JobStatus.REGISTERED:
                 log.warning("job %s of service %s requeued: %s", job.id, job.service_id,
                             changes["error"])
+                self.observer.job_requeued(job)
             else:
                 self._finished(job, changes["status"], changes["error"])
             self.events.deliver(*_outcome(job, changes))
@@ -252,6 +258,7 @@ class Dispatcher:
             log.info("job %s of service %s requeued (%s); claimable again at %s",
                      job.id, job.service_id, reason,
                      job.visible_at.isoformat() if job.visible_at else "once")
+            self.observer.job_requeued(job)
         else:
             self._finished(job, job.status, reason)
 
@@ -259,6 +266,7 @@ class Dispatcher:
         log_level = logging.ERROR if status == JobStatus.ERROR else logging.INFO
         log.log(log_level, "job %s of service %s is %s: %s", job.id, job.service_id, status,
                 reason)
+        self.observer.job_finished(job, status, at=self._clock())
 
 
 def _outcome(job: Job, changes: dict[str, Any]) -> list[Event]:
