@@ -16,7 +16,8 @@ from prometheus_client.samples import Sample
 from tests.api.test_contract import create_service, submit
 from tests.conftest import fresh_postgres_schema
 from topchef.api import create_app
-from topchef.broker import Broker
+from topchef.api.metrics import JobCountCollector
+from topchef.broker import Broker, JobStatus
 from topchef.config import Settings
 from topchef.store import open_sql_store, parse_database_url
 
@@ -186,7 +187,7 @@ async def test_two_apps_keep_separate_registries(sqlite_url: str) -> None:
 
     assert first.state.metrics.registry is not second.state.metrics.registry
     assert b"topchef_jobs_submitted_total{" not in second.state.metrics.render(
-        {}, accept="")[0]
+        accept="")[0]
 
 
 async def test_healthz_answers(client: httpx.AsyncClient) -> None:
@@ -267,3 +268,20 @@ async def test_metrics_unreachable_store_is_503() -> None:
 
     assert response.status_code == 503
     assert response.json()["errors"][0]["status_code"] == 503
+
+
+async def test_job_counts_shared_by_close_scrapes() -> None:
+    collector = JobCountCollector()
+    calls = 0
+
+    async def count() -> dict[tuple[UUID, JobStatus], int]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return {(SOME_SERVICE_ID, JobStatus.REGISTERED): calls}
+
+    await asyncio.gather(*(collector.refresh(count) for _ in range(5)))
+    await collector.refresh(count)
+
+    assert calls == 1
+    assert collector.counts == {(SOME_SERVICE_ID, JobStatus.REGISTERED): 1}

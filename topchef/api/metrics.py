@@ -10,7 +10,10 @@ is the same in every process.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -29,11 +32,30 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 """Methods counted by name; any other one is counted as ``other`` to bound the label set."""
 
 
+JOB_COUNTS_MAX_AGE_SECONDS = 5.0
+"""Scrapes this close together share one count of the jobs, which reads every job row."""
+
+
 class JobCountCollector(Collector):
     """The ``topchef_jobs`` gauge, from the counts the last scrape read from the store."""
 
     def __init__(self) -> None:
         self.counts: Mapping[tuple[UUID, JobStatus], int] = {}
+        self._counted_at = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def refresh(self, count: Callable[[], Awaitable[Mapping[tuple[UUID, JobStatus], int]]],
+                      ) -> None:
+        """Count the jobs with ``count`` unless a count finished in the last few seconds.
+
+        Concurrent scrapes wait for one count instead of each running its own.
+        """
+        async with self._lock:
+            now = time.monotonic()
+            if now - self._counted_at < JOB_COUNTS_MAX_AGE_SECONDS:
+                return
+            self.counts = await count()
+            self._counted_at = time.monotonic()
 
     def collect(self) -> Iterable[Metric]:
         gauge = GaugeMetricFamily("topchef_jobs", "Jobs stored, by service and status.",
@@ -99,14 +121,12 @@ class Metrics(BrokerObserver):
         self.long_polls.set_function(long_polls)
         self.event_streams.set_function(event_streams)
 
-    def render(self, counts: Mapping[tuple[UUID, JobStatus], int], *,
-               accept: str) -> tuple[bytes, str]:
-        """Return every metric, with these job counts, and its content type.
+    def render(self, *, accept: str) -> tuple[bytes, str]:
+        """Return every metric and its content type.
 
         The format follows the Accept header: OpenMetrics when the scraper asks
         for it, else the Prometheus text format.
         """
-        self.job_counts.counts = counts
         encode, content_type = choose_encoder(accept)
         return encode(self.registry), content_type
 

@@ -25,9 +25,10 @@ NOT_READY_TITLE = "Not Ready"
 
 async def metrics(request: Request) -> Response:
     """Count the jobs by service and status (one query), then render every metric."""
-    counts = await count_jobs_by_service(broker_of(request).store)
+    store = broker_of(request).store
     app_metrics: Metrics = request.app.state.metrics
-    body, content_type = app_metrics.render(counts, accept=request.headers.get("accept", ""))
+    await app_metrics.job_counts.refresh(lambda: count_jobs_by_service(store))
+    body, content_type = app_metrics.render(accept=request.headers.get("accept", ""))
     return Response(body, headers={"Content-Type": content_type})
 
 
