@@ -47,7 +47,7 @@ SERVICE_EXAMPLE = {
     "jobs": [JOB_OVERVIEW_EXAMPLE],
 }
 
-SERVICES, JOBS, WORKERS, OPERATIONS_TAG, DOCS = (
+SERVICES_TAG, JOBS_TAG, WORKERS_TAG, OPERATIONS_TAG, DOCS_TAG = (
     "services", "jobs", "workers", "operations", "documentation")
 
 VIEW = Param("view", "query", "classic (default: the strict classic fields) or full (every "
@@ -65,42 +65,49 @@ def ok(description: str, schema: dict[str, Any], example: Any = None) -> dict[st
     return {"description": description, "content": json_content(schema, example)}
 
 
+def either_view(classic: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:
+    """Return a schema for data in the classic view or, with ``view=full``, the full one."""
+    return {"anyOf": [classic, full]}
+
+
 NO_CONTENT = {"description": "Nothing to return"}
-JOB = envelope(schemas.JOB_SCHEMA)
+JOB = envelope(either_view(schemas.JOB_SCHEMA, schemas.JOB_FULL_SCHEMA))
 JOB_FULL = envelope(schemas.JOB_FULL_SCHEMA)
-SERVICE = envelope(schemas.SERVICE_SCHEMA)
+JOBS = envelope(list_of(either_view(schemas.JOB_SCHEMA, schemas.JOB_FULL_SCHEMA)))
+SERVICE = envelope(either_view(schemas.SERVICE_SCHEMA, schemas.SERVICE_FULL_SCHEMA))
+CLAIMED = envelope({"anyOf": [schemas.JOB_FULL_SCHEMA, list_of(schemas.JOB_FULL_SCHEMA)]})
 
 CLASSIC = [
-    Operation("GET", "/", "API metadata: maintainer, documentation and version", SERVICES,
+    Operation("GET", "/", "API metadata: maintainer, documentation and version", SERVICES_TAG,
               {"200": ok("API metadata", envelope(schemas.API_METADATA_SCHEMA))}),
-    Operation("GET", "/services", "List services (overviews)", SERVICES,
+    Operation("GET", "/services", "List services (overviews)", SERVICES_TAG,
               {"200": ok("The services", envelope(list_of(schemas.SERVICE_OVERVIEW_SCHEMA)),
                          enveloped_example([SERVICE_OVERVIEW_EXAMPLE]))}),
-    Operation("POST", "/services", "Create a service from its two JSON Schemas", SERVICES,
+    Operation("POST", "/services", "Create a service from its two JSON Schemas", SERVICES_TAG,
               {"201": ok("Created; Location names the new service",
                          envelope({"type": "object"}),
                          enveloped_example({"message": "service successfully created",
                                             "id": SERVICE_ID})),
                "400": {}, "413": {}, "503": {}},
               request_schema=schemas.NEW_SERVICE_SCHEMA, request_example=NEW_SERVICE_EXAMPLE),
-    Operation("GET", "/services/{service_id}", "Service detail with its newest jobs", SERVICES,
+    Operation("GET", "/services/{service_id}", "Service detail with its newest jobs", SERVICES_TAG,
               {"200": ok("The service", SERVICE, enveloped_example(SERVICE_EXAMPLE)), "404": {}},
               parameters=(VIEW,)),
     Operation("PATCH", "/services/{service_id}", "Check in; the optional body changes settings",
-              SERVICES, {"200": ok("The service after the check-in", SERVICE), "400": {},
+              SERVICES_TAG, {"200": ok("The service after the check-in", SERVICE), "400": {},
                          "404": {}},
               parameters=(VIEW,), request_schema=schemas.SERVICE_PATCH_SCHEMA,
               request_example={"is_available": True, "lease_seconds": 300},
               request_required=False),
-    Operation("DELETE", "/services/{service_id}", "Delete a service and its jobs", SERVICES,
+    Operation("DELETE", "/services/{service_id}", "Delete a service and its jobs", SERVICES_TAG,
               {"204": NO_CONTENT, "404": {}, "409": {}},
               parameters=(Param("force", "query", "delete even while jobs are WORKING",
                                 {"type": "boolean"}),)),
-    Operation("GET", "/services/{service_id}/jobs", "List a service's jobs, one page", JOBS,
-              {"200": ok("One page of jobs; links.next continues", envelope(list_of(
-                  schemas.JOB_SCHEMA)), enveloped_example([JOB_EXAMPLE])), "400": {}, "404": {}},
+    Operation("GET", "/services/{service_id}/jobs", "List a service's jobs, one page", JOBS_TAG,
+              {"200": ok("One page of jobs; links.next continues", JOBS,
+                         enveloped_example([JOB_EXAMPLE])), "400": {}, "404": {}},
               parameters=(STATUS, LIMIT, CURSOR, VIEW)),
-    Operation("POST", "/services/{service_id}/jobs", "Submit a job", JOBS,
+    Operation("POST", "/services/{service_id}/jobs", "Submit a job", JOBS_TAG,
               {"201": ok("Created; Location names the job", JOB, enveloped_example(JOB_EXAMPLE)),
                "200": ok("The job an earlier request with this Idempotency-Key created", JOB),
                "400": {}, "404": {}, "409": {}, "413": {}, "503": {}},
@@ -109,57 +116,58 @@ CLASSIC = [
               request_schema=schemas.new_job_schema({}),
               request_example={"parameters": {"value": 1}, "priority": 5}),
     Operation("POST", "/services/{service_id}/jobs/batch", "Submit many jobs in one transaction",
-              JOBS, {"201": ok("The created jobs", envelope(list_of(schemas.JOB_SCHEMA))),
+              JOBS_TAG, {"201": ok("The created jobs", JOBS),
                      "400": {}, "404": {}, "413": {}, "503": {}},
               parameters=(VIEW,), request_schema=schemas.BATCH_REQUEST_SCHEMA,
               request_example={"jobs": [{"parameters": {"value": 1}},
                                         {"parameters": {"value": 2}, "priority": 1}]}),
     Operation("GET", "/services/{service_id}/queue", "The next REGISTERED jobs in dispatch order",
-              JOBS, {"200": ok("Up to 10 jobs", envelope(list_of(schemas.JOB_SCHEMA))),
+              JOBS_TAG, {"200": ok("Up to 10 jobs", envelope(list_of(schemas.JOB_SCHEMA))),
                      "204": NO_CONTENT, "404": {}}),
     Operation("GET", "/services/{service_id}/jobs/next", "The next job, without claiming it",
-              JOBS, {"200": ok("The job", JOB), "204": NO_CONTENT, "404": {}}),
+              JOBS_TAG, {"200": ok("The job", JOB), "204": NO_CONTENT, "404": {}}),
     Operation("POST", "/services/{service_id}/jobs/next", "Claim jobs under a lease",
-              WORKERS, {"200": ok("The claimed job (a list when limit is sent), with its lease",
-                                  JOB_FULL, enveloped_example(CLAIMED_JOB_EXAMPLE)),
+              WORKERS_TAG, {"200": ok("The claimed job (a list when limit is sent), with its lease",
+                                  CLAIMED, enveloped_example(CLAIMED_JOB_EXAMPLE)),
                         "204": NO_CONTENT, "400": {}, "404": {}, "503": {}},
               request_schema=schemas.CLAIM_REQUEST_SCHEMA, request_required=False,
-              request_example={"worker": "worker-1", "lease_seconds": 60, "wait_seconds": 30}),
-    Operation("GET", "/jobs", "List jobs, one page", JOBS,
-              {"200": ok("One page of job overviews", envelope(list_of(
-                  schemas.JOB_OVERVIEW_SCHEMA)), enveloped_example([JOB_OVERVIEW_EXAMPLE])),
+              request_example={"worker": "worker-1", "lease_seconds": 60, "wait_seconds": 5}),
+    Operation("GET", "/jobs", "List jobs, one page", JOBS_TAG,
+              {"200": ok("One page of job overviews", envelope(list_of(either_view(
+                  schemas.JOB_OVERVIEW_SCHEMA, schemas.JOB_FULL_SCHEMA))),
+                  enveloped_example([JOB_OVERVIEW_EXAMPLE])),
                "400": {}},
               parameters=(Param("service_id", "query", "only this service's jobs",
                                 {"type": "string", "format": "uuid"}),
                           STATUS, LIMIT, CURSOR, VIEW)),
-    Operation("GET", "/jobs/{job_id}", "Job detail, optionally waiting for its result", JOBS,
+    Operation("GET", "/jobs/{job_id}", "Job detail, optionally waiting for its result", JOBS_TAG,
               {"200": ok("The job", JOB, enveloped_example(JOB_EXAMPLE)), "400": {}, "404": {}},
               parameters=(WAIT, VIEW)),
-    Operation("PATCH", "/jobs/{job_id}", "Change a job's status and/or results", WORKERS,
+    Operation("PATCH", "/jobs/{job_id}", "Change a job's status and/or results", WORKERS_TAG,
               {"200": ok("The job after the change", JOB), "400": {}, "404": {}, "409": {}},
               parameters=(VIEW,), request_schema=schemas.JOB_PATCH_SCHEMA,
               request_example={"status": "COMPLETED", "results": {"result": 2},
                                "lease": LEASE_TOKEN}),
-    Operation("DELETE", "/jobs/{job_id}", "Delete a job that is not WORKING", JOBS,
+    Operation("DELETE", "/jobs/{job_id}", "Delete a job that is not WORKING", JOBS_TAG,
               {"204": NO_CONTENT, "404": {}, "409": {}}),
-    Operation("POST", "/jobs/{job_id}/heartbeat", "Extend a job's lease", WORKERS,
+    Operation("POST", "/jobs/{job_id}/heartbeat", "Extend a job's lease", WORKERS_TAG,
               {"200": ok("The job with its new lease", JOB_FULL), "400": {}, "404": {},
                "409": {}},
               request_schema=schemas.HEARTBEAT_REQUEST_SCHEMA,
               request_example={"lease": LEASE_TOKEN, "lease_seconds": 120}),
     Operation("POST", "/jobs/{job_id}/fail", "Report a failure, with or without a retry",
-              WORKERS, {"200": ok("The job, requeued or ERROR", JOB_FULL), "400": {},
+              WORKERS_TAG, {"200": ok("The job, requeued or ERROR", JOB_FULL), "400": {},
                         "404": {}, "409": {}},
               request_schema=schemas.FAILURE_REPORT_SCHEMA,
               request_example={"lease": LEASE_TOKEN, "error": "ValueError: value too large",
                                "retry": True}),
-    Operation("POST", "/jobs/{job_id}/cancel", "Cancel a job", JOBS,
+    Operation("POST", "/jobs/{job_id}/cancel", "Cancel a job", JOBS_TAG,
               {"200": ok("Cancelled: the job is ERROR", JOB_FULL),
                "202": ok("Cancellation requested; the WORKING job stops at its next "
                          "heartbeat", JOB_FULL), "404": {}, "409": {}}),
-    Operation("GET", "/validator", "Describe the validator's request body", SERVICES,
+    Operation("GET", "/validator", "Describe the validator's request body", SERVICES_TAG,
               {"200": ok("An empty data object; meta.validator_schema", envelope())}),
-    Operation("POST", "/validator", "Validate an object against a JSON Schema", SERVICES,
+    Operation("POST", "/validator", "Validate an object against a JSON Schema", SERVICES_TAG,
               {"200": ok("The object is valid", envelope(),
                          enveloped_example({"status": "Validation was successful"})),
                "400": {}},
@@ -181,15 +189,15 @@ OPERATIONS_ENDPOINTS = [
               OPERATIONS_TAG, {"200": ok("Ready", STATUS_DATA,
                                          enveloped_example({"status": "ready"})),
                                "503": {}}),
-    Operation("GET", "/openapi.json", "This document", DOCS,
+    Operation("GET", "/openapi.json", "This document", DOCS_TAG,
               {"200": ok("The OpenAPI 3.1 document", {"type": "object"})}),
-    Operation("GET", "/docs", "Interactive documentation of this API", DOCS,
+    Operation("GET", "/docs", "Interactive documentation of this API", DOCS_TAG,
               {"200": {"description": "An HTML page", "content": {
                   "text/html": {"schema": {"type": "string"}}}}}),
 ]
 
 LATER = [
-    Operation("GET", "/events", "Server-Sent Events stream of job changes", JOBS,
+    Operation("GET", "/events", "Server-Sent Events stream of job changes", JOBS_TAG,
               {"200": {"description": "An endless stream of events", "content": {
                   "text/event-stream": {"schema": {"type": "string"}}}}, "400": {}},
               parameters=(
@@ -202,12 +210,12 @@ LATER = [
                         "EventSource when it reconnects)"),
               )),
     Operation("POST", "/services/{service_id}/unavailable", "Mark a service unavailable",
-              SERVICES, {"200": ok("The service in the full view",
+              SERVICES_TAG, {"200": ok("The service in the full view",
                                    envelope(schemas.SERVICE_FULL_SCHEMA)), "404": {}}),
-    Operation("GET", "/ui", "The web dashboard", DOCS,
+    Operation("GET", "/ui", "The web dashboard", DOCS_TAG,
               {"200": {"description": "An HTML page", "content": {
                   "text/html": {"schema": {"type": "string"}}}}}),
-    Operation("GET", "/ui/{path}", "The dashboard's static files", DOCS,
+    Operation("GET", "/ui/{path}", "The dashboard's static files", DOCS_TAG,
               {"200": {"description": "A static file"}, "404": {}}),
 ]
 
