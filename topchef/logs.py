@@ -66,6 +66,14 @@ def logging_config(level: str, log_format: str) -> dict[str, Any]:
 
 
 def apply_log_format(log_format: str) -> None:
-    """Give every handler of the root logger the formatter of ``log_format``."""
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(make_formatter(log_format))
+    """Give every handler of every logger configured so far the formatter of ``log_format``.
+
+    Under ``uvicorn --factory`` this switches uvicorn's own handlers too.
+    """
+    loggers = [logging.getLogger(), *(
+        logger for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    )]
+    for logger in loggers:
+        for handler in logger.handlers:
+            handler.setFormatter(make_formatter(log_format))
