@@ -124,8 +124,8 @@ class Metrics(BrokerObserver):
     def render(self, *, accept: str) -> tuple[bytes, str]:
         """Return every metric and its content type.
 
-        The format follows the Accept header: OpenMetrics when the scraper asks
-        for it, else the Prometheus text format.
+        The format follows the Accept header: OpenMetrics when the scraper requests
+        it, else the Prometheus text format.
         """
         encode, content_type = choose_encoder(accept)
         return encode(self.registry), content_type

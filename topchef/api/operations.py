@@ -1,7 +1,7 @@
 """Routes for operators: ``/metrics``, ``/healthz`` and ``/readyz``.
 
-``/healthz`` and ``/readyz`` answer in the classic envelope, so a 503 carries
-the reason like every other error. ``/metrics`` answers in the Prometheus
+``/healthz`` and ``/readyz`` respond in the classic envelope, so a 503 carries
+the reason like every other error. ``/metrics`` responds in the Prometheus
 text format.
 """
 
@@ -33,12 +33,12 @@ async def metrics(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """Answer 200 while the process serves requests; it checks nothing else."""
+    """Return 200 while the process serves requests; it checks nothing else."""
     return success({"status": "alive"}, self_url=str(request.url))
 
 
 async def readyz(request: Request) -> Response:
-    """Answer 200 when the store answers and its schema is current, else 503 with the reason."""
+    """Return 200 when the store responds and its schema is current, else 503 with the reason."""
     reason = await broker_of(request).store.check_ready()
     _log_change(request, reason)
     if reason is not None:
@@ -51,6 +51,6 @@ def _log_change(request: Request, reason: str | None) -> None:
     previous: str | None = getattr(request.app.state, "not_ready_reason", None)
     request.app.state.not_ready_reason = reason
     if reason is not None and reason != previous:
-        log.warning("not ready: %s", reason)
+        log.warning("not ready to serve requests: %s", reason)
     elif reason is None and previous is not None:
-        log.info("ready again")
+        log.info("ready to serve requests again")

@@ -1,4 +1,4 @@
-"""What the broker reports to monitoring: one call per job event, and job counts on demand.
+"""Monitoring hooks of the broker: one call per job event, and job counts on demand.
 
 The broker and the dispatcher call a ``BrokerObserver`` after each change has
 committed. The default observer does nothing; ``topchef.api.metrics`` counts

@@ -120,7 +120,7 @@ class Store(Protocol):
     async def check_ready(self) -> str | None:
         """Return why the store cannot serve requests now, or None when it can.
 
-        Ready means the database answers and its schema is at the revision
+        Ready means the database responds and its schema is at the revision
         this TopChef needs.
         """
         ...

@@ -1,4 +1,4 @@
-"""The readiness check: the database answers and its schema is current."""
+"""The readiness check: the database responds and its schema is current."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from topchef.store.migrate import head_revision
 
 READY_TIMEOUT_SECONDS = 5.0
-"""A database that has not answered the check within this time counts as unreachable."""
+"""A database that has not responded to the check within this time counts as unreachable."""
 
 
 @functools.cache
