@@ -131,8 +131,8 @@ main.add_command(cli_client.worker_command)
               show_default=True, type=click.Choice(LOG_LEVELS))
 @click.option("--log-format", envvar="TOPCHEF_LOG_FORMAT", show_envvar=True, default="text",
               show_default=True, type=click.Choice(LOG_FORMATS),
-              help="text lines, or one JSON object per line (time, level, logger, message "
-              "and fields) for every server log line.")
+              help="Log format: text lines, or one JSON object per line (time, level, "
+              "logger, message and fields) for every server log line.")
 @click.option("--maintainer-name", envvar="TOPCHEF_MAINTAINER_NAME", show_envvar=True,
               default=DEFAULT_MAINTAINER_NAME, show_default=True,
               help="Who runs this server, as GET / reports it.")
