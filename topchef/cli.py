@@ -41,6 +41,7 @@ from topchef.config import (
     cors_origins_from_text,
     settings_to_environment,
 )
+from topchef.logs import LOG_FORMATS, logging_config, make_formatter
 from topchef.store import (
     DatabaseTarget,
     SchemaNotCurrent,
@@ -52,7 +53,6 @@ from topchef.store import (
 
 log = logging.getLogger("topchef.cli")
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 GRACEFUL_SHUTDOWN_SECONDS = 5
 """How long a stopping server lets open requests (long polls among them) finish."""
@@ -68,8 +68,10 @@ database_url_option = click.option(
 )
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+def _configure_logging(level: str, log_format: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(make_formatter(log_format))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # Alembic logs every context it opens, and our own migration lines report what changed.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -132,13 +134,18 @@ main.add_command(cli_tokens.tokens)
               help="Largest request body accepted, in bytes; a larger one gets 413.")
 @click.option("--log-level", envvar="TOPCHEF_LOG_LEVEL", show_envvar=True, default="info",
               show_default=True, type=click.Choice(LOG_LEVELS))
+@click.option("--log-format", envvar="TOPCHEF_LOG_FORMAT", show_envvar=True, default="text",
+              show_default=True, type=click.Choice(LOG_FORMATS),
+              help="Log format: text lines, or one JSON object per line (time, level, "
+              "logger, message and fields) for every server log line.")
 @click.option("--maintainer-name", envvar="TOPCHEF_MAINTAINER_NAME", show_envvar=True,
               default=DEFAULT_MAINTAINER_NAME, show_default=True,
               help="Who runs this server, as GET / reports it.")
 @click.option("--maintainer-email", envvar="TOPCHEF_MAINTAINER_EMAIL", show_envvar=True,
               default="", help="Where users of this server write to, as GET / reports it.")
 @click.option("--access-log/--no-access-log", envvar="TOPCHEF_ACCESS_LOG", show_envvar=True,
-              default=True, show_default=True, help="Log one line per HTTP request.")
+              default=True, show_default=True,
+              help="Log one line per HTTP request: method, path, status, duration and ids.")
 @click.option("--tokens-file", envvar="TOPCHEF_TOKENS_FILE", show_envvar=True, default=None,
               type=click.Path(dir_okay=False),
               help="Accept the bearer tokens listed in this file (lines ROLE NAME SHA256HEX, "
@@ -171,13 +178,14 @@ main.add_command(cli_tokens.tokens)
                    "comma-separated list in the variable. None is allowed by default.")
 def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
           pool_size: int, statement_timeout_ms: int, purge_interval_seconds: float,
-          max_body_bytes: int, log_level: str, maintainer_name: str, maintainer_email: str,
-          access_log: bool, tokens_file: str | None, allow_unauthenticated: bool,
-          cors_origins: tuple[str, ...], event_heartbeat_seconds: float,
+          max_body_bytes: int, log_level: str, log_format: str, maintainer_name: str,
+          maintainer_email: str, access_log: bool, tokens_file: str | None,
+          allow_unauthenticated: bool, cors_origins: tuple[str, ...],
+          event_heartbeat_seconds: float,
           event_window_events: int, event_window_seconds: float, webhook_secret: str,
           webhook_allow_hosts: tuple[str, ...]) -> None:
     """Run the TopChef server until SIGINT or SIGTERM."""
-    _configure_logging(log_level)
+    _configure_logging(log_level, log_format)
     tokens = cli_tokens.server_tokens(tokens_file)
     cli_tokens.check_binding(host, tokens=tokens, allow_unauthenticated=allow_unauthenticated)
     target = _database_target(database_url)
@@ -210,6 +218,8 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
         event_window_seconds=event_window_seconds,
         webhook_secret=webhook_secret,
         webhook_allow_hosts=webhook_allow_hosts,
+        log_format=log_format,
+        access_log=access_log,
     )
     if webhook_allow_hosts and not webhook_secret:
         raise click.BadParameter(
@@ -217,8 +227,7 @@ def serve(host: str, port: int, database_url: str, workers: int, migrate: bool,
             "--webhook-secret or TOPCHEF_WEBHOOK_SECRET", param_hint="--webhook-allow-host")
     log.info("TopChef %s starting on http://%s:%d with store %s (server processes: %d)",
              topchef.__version__, host, port, target.describe(), workers)
-    _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level,
-                 access_log=access_log)
+    _run_uvicorn(settings, host=host, port=port, workers=workers, log_level=log_level)
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -235,12 +244,16 @@ def _check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
-def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_level: str,
-                 access_log: bool) -> None:
-    """Serve until SIGINT or SIGTERM, when uvicorn lets open requests finish and stops."""
+def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int,
+                 log_level: str) -> None:
+    """Serve until SIGINT or SIGTERM, when uvicorn lets open requests finish and stops.
+
+    uvicorn's access log stays off: the app logs each request itself (--access-log).
+    """
     options: dict[str, Any] = {
-        "host": host, "port": port, "log_config": _logging_config(log_level),
-        "log_level": log_level, "access_log": access_log, "server_header": False,
+        "host": host, "port": port,
+        "log_config": logging_config(log_level, settings.log_format),
+        "log_level": log_level, "access_log": False, "server_header": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     if workers == 1:
@@ -254,21 +267,6 @@ def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, log_
     os.environ.update(settings_to_environment(settings))
     uvicorn.run("topchef.api:create_app_from_environment", factory=True, workers=workers,
                 **options)
-
-
-def _logging_config(level: str) -> dict[str, Any]:
-    """Return a logging setup uvicorn applies in every server process."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": LOG_FORMAT}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
-                                "stream": "ext://sys.stderr"}},
-        "root": {"handlers": ["stderr"], "level": level.upper()},
-        "filters": {"token_name": {"()": "topchef.api.access.TokenNameFilter"}},
-        "loggers": {"alembic": {"level": "WARNING"},
-                    "uvicorn.access": {"filters": ["token_name"]}},
-    }
 
 
 @main.group()

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from topchef.auth.tokens import Token, load_tokens, tokens_variable
+from topchef.logs import LOG_FORMATS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -70,16 +71,23 @@ class Settings:
     """The shared secret webhook deliveries are signed with."""
     webhook_allow_hosts: tuple[str, ...] = ()
     """``HOST`` or ``HOST:PORT`` entries a ``callback_url`` may name; empty allows none."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one JSON object per line) for every server log line."""
+    access_log: bool = True
+    """Log one line per HTTP request (``topchef.requests``)."""
 
 
 def settings_from_environment() -> Settings:
     """Read the settings ``topchef serve`` also takes from TOPCHEF_* variables."""
     migrate = os.environ.get("TOPCHEF_MIGRATE", "true").strip().lower()
+    access_log = os.environ.get("TOPCHEF_ACCESS_LOG", "true").strip().lower()
     return Settings(
         database_url=database_url_from_environment(),
         maintainer_name=os.environ.get("TOPCHEF_MAINTAINER_NAME", DEFAULT_MAINTAINER_NAME),
         maintainer_email=os.environ.get("TOPCHEF_MAINTAINER_EMAIL", ""),
         migrate_on_start=migrate not in ("false", "0", "no", "off"),
+        log_format=_log_format_from_environment(),
+        access_log=access_log not in ("false", "0", "no", "off"),
         drain_on_stop_signals=True,
         pool_size=int(os.environ.get("TOPCHEF_POOL_SIZE", DEFAULT_POOL_SIZE)),
         max_body_bytes=int(os.environ.get("TOPCHEF_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
@@ -110,6 +118,13 @@ def cors_origins_from_text(text: str) -> tuple[str, ...]:
     return tuple(origin.strip() for origin in text.split(",") if origin.strip())
 
 
+def _log_format_from_environment() -> str:
+    value = os.environ.get("TOPCHEF_LOG_FORMAT", "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"TOPCHEF_LOG_FORMAT is {value!r}; set it to text or json")
+    return value
+
+
 def settings_to_environment(settings: Settings) -> dict[str, str]:
     """Return the variables that make ``settings_from_environment`` rebuild ``settings``."""
     return {
@@ -130,4 +145,6 @@ def settings_to_environment(settings: Settings) -> dict[str, str]:
         "TOPCHEF_EVENT_WINDOW_SECONDS": str(settings.event_window_seconds),
         "TOPCHEF_WEBHOOK_SECRET": settings.webhook_secret,
         "TOPCHEF_WEBHOOK_ALLOW_HOSTS": ",".join(settings.webhook_allow_hosts),
+        "TOPCHEF_LOG_FORMAT": settings.log_format,
+        "TOPCHEF_ACCESS_LOG": "true" if settings.access_log else "false",
     }

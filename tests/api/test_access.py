@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,9 +12,7 @@ from topchef.api import create_app
 from topchef.api.access import (
     ROUTE_ROLES,
     BadCredentials,
-    TokenNameFilter,
     bearer_token,
-    current_token_name,
     has_body,
     required_role,
 )
@@ -123,18 +120,6 @@ def test_settings_round_trip_keeps_digests(monkeypatch: pytest.MonkeyPatch) -> N
     rebuilt = settings_from_environment()
     assert rebuilt.tokens == settings.tokens
     assert rebuilt.cors_origins == settings.cors_origins
-
-
-def test_token_name_filter_appends_name() -> None:
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
-                               '%s - "%s %s" %d', ("addr", "GET", "/jobs", 200), None)
-    reset = current_token_name.set("alice")
-    try:
-        TokenNameFilter().filter(record)
-    finally:
-        current_token_name.reset(reset)
-
-    assert record.getMessage() == 'addr - "GET /jobs" 200 token=alice'
 
 
 @pytest.fixture

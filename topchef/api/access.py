@@ -204,17 +204,6 @@ class AccessMiddleware:
         return token
 
 
-class TokenNameFilter(logging.Filter):
-    """Append the request's token name to uvicorn's access log lines (never the token)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        name = current_token_name.get()
-        if name is not None and isinstance(record.args, tuple):
-            record.msg = f"{record.msg} token=%s"
-            record.args = (*record.args, name)
-        return True
-
-
 def access_middleware(settings: Settings) -> list[Middleware]:
     """Return the token check for the app's middleware list, or nothing when no token is set."""
     if not settings.tokens:

@@ -16,15 +16,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from topchef.api import events, jobs, root, services
+from topchef.api import api_docs, events, jobs, operations, root, services
 from topchef.api.access import access_middleware
 from topchef.api.background import start_webhook_delivery, stream_settings, webhook_settings_of
 from topchef.api.cors import cors_middleware
 from topchef.api.errors import EXCEPTION_HANDLERS
+from topchef.api.metrics import Metrics
 from topchef.api.override import MethodOverrideMiddleware
+from topchef.api.request_log import RequestLogMiddleware
 from topchef.broker import Broker
 from topchef.broker.maintenance import run_maintenance
 from topchef.config import Settings, settings_from_environment
+from topchef.logs import apply_log_format
 from topchef.store import check_current, open_sql_store, parse_database_url, upgrade
 from topchef.ui import dashboard_routes
 
@@ -65,6 +68,11 @@ ROUTES = [
     resource("/jobs/{job_id}/cancel", "cancel", POST=jobs.cancel),
     resource("/validator", "validator", GET=root.describe_validator, POST=root.validate),
     resource("/events", "events", GET=events.stream_events),
+    resource("/metrics", "metrics", GET=operations.metrics),
+    resource("/healthz", "healthz", GET=operations.healthz),
+    resource("/readyz", "readyz", GET=operations.readyz),
+    resource("/openapi.json", "openapi", GET=api_docs.openapi_document),
+    resource("/docs", "docs", GET=api_docs.docs_page),
 ]
 
 
@@ -72,6 +80,7 @@ def create_app(settings: Settings) -> Starlette:
     """Build the application; the store opens at startup and closes at shutdown."""
     target = parse_database_url(settings.database_url)
     webhook_settings = webhook_settings_of(settings)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -82,9 +91,11 @@ def create_app(settings: Settings) -> Starlette:
         store = open_sql_store(target, pool_size=settings.pool_size,
                                statement_timeout_ms=settings.statement_timeout_ms)
         broker = Broker(store, stream_settings=stream_settings(settings),
-                        webhook_allow_hosts=webhook_settings.allow_hosts)
+                        webhook_allow_hosts=webhook_settings.allow_hosts, observer=metrics)
         app.state.broker = broker
         app.state.settings = settings
+        metrics.follow_open_waits(long_polls=broker.open_long_polls,
+                                  event_streams=lambda: broker.open_event_streams)
         log.info("store opened: %s", store.description)
         stop_sweeping = asyncio.Event()
         sweeper = asyncio.create_task(
@@ -109,13 +120,19 @@ def create_app(settings: Settings) -> Starlette:
             await store.close()
             log.info("store closed: %s", store.description)
 
-    return Starlette(
+    app = Starlette(
         routes=[*ROUTES, *dashboard_routes()],
-        middleware=[*cors_middleware(settings), Middleware(MethodOverrideMiddleware),
-                    *access_middleware(settings)],
+        middleware=[
+            Middleware(RequestLogMiddleware, metrics=metrics, log_requests=settings.access_log),
+            *cors_middleware(settings),
+            Middleware(MethodOverrideMiddleware),
+            *access_middleware(settings),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
+    return app
 
 
 def _drain_on_stop_signals(broker: Broker) -> Callable[[], None]:
@@ -152,4 +169,6 @@ def create_app_from_environment() -> Starlette:
 
     For ``uvicorn --factory topchef.api:create_app_from_environment``.
     """
-    return create_app(settings_from_environment())
+    settings = settings_from_environment()
+    apply_log_format(settings.log_format)
+    return create_app(settings)

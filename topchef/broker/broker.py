@@ -60,9 +60,10 @@ from topchef.broker.models import (
     Service,
 )
 from topchef.broker.notify import Notifier
+from topchef.broker.observer import NO_OBSERVER, BrokerObserver, observe_status_change
 from topchef.broker.patching import JobPatch, patch_values
 from topchef.broker.schemas import CompiledSchema, SchemaCache
-from topchef.broker.stream import EventFeed, StreamSettings
+from topchef.broker.stream import HORIZON_KEY, EventFeed, StreamSettings
 from topchef.broker.webhooks import check_callback_url
 
 if TYPE_CHECKING:
@@ -151,11 +152,13 @@ class Broker:
         rng: random.Random | None = None,
         stream_settings: StreamSettings | None = None,
         webhook_allow_hosts: frozenset[str] = frozenset(),
+        observer: BrokerObserver = NO_OBSERVER,
     ) -> None:
         self.store = store
         self.notifier = Notifier()
         self.events = Announcer(self.notifier)
-        self.dispatch = Dispatcher(store, self.events, clock=clock, rng=rng)
+        self.observer = observer
+        self.dispatch = Dispatcher(store, self.events, clock=clock, rng=rng, observer=observer)
         self.feed = EventFeed(store, self.notifier, clock=clock,
                               draining=self.dispatch.draining, settings=stream_settings)
         self.webhook_allow_hosts = webhook_allow_hosts
@@ -165,6 +168,10 @@ class Broker:
 
     def now(self) -> datetime:
         return self._clock()
+
+    def open_long_polls(self) -> int:
+        """Count the claims and job waits held open now; event streams are not included."""
+        return self.notifier.waiting() - self.notifier.waiting(HORIZON_KEY)
 
     @property
     def open_event_streams(self) -> int:
@@ -343,6 +350,7 @@ class Broker:
             return _replayed(existing, new), False
 
         log.info("job %s created for service %s (priority %d)", job.id, service_id, job.priority)
+        self.observer.jobs_submitted(service_id, 1)
         self.events.deliver(JobsAvailable(service_id))
         return job, True
 
@@ -366,6 +374,7 @@ class Broker:
             await self.events.announce(session, available)
 
         log.info("%d jobs created for service %s in one batch", len(created), service_id)
+        self.observer.jobs_submitted(service_id, len(created))
         self.events.deliver(available)
         return created
 
@@ -447,6 +456,7 @@ class Broker:
             job = await session.get_job(job_id, for_update=True)
             if job is None:
                 raise JobNotFound(job_id)
+            previous = job.status
             if patch.lease_token is not None:
                 check_lease(job, patch.lease_token, now)
             cancelled_now = job.cancel_requested and job.status == JobStatus.WORKING
@@ -468,6 +478,7 @@ class Broker:
 
         if values:
             log.info("job %s of service %s is now %s", job.id, job.service_id, job.status)
+            observe_status_change(self.observer, job, previous, at=now)
             self.events.deliver(*events)
         if cancelled_now:
             raise JobCancelled(f"job {job_id} was cancelled; this change was not applied")

@@ -29,6 +29,7 @@ from topchef.broker.errors import Conflict, JobNotFound, Problem, ServiceNotFoun
 from topchef.broker.events import RECORDED, Announcer, Event, JobFinished, status_events
 from topchef.broker.journal import EventType, job_event, record_events, status_change_type
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
+from topchef.broker.observer import NO_OBSERVER, BrokerObserver
 
 if TYPE_CHECKING:
     from topchef.broker.broker import Clock
@@ -76,9 +77,11 @@ def retry_delay(service: Service, attempt: int, rng: random.Random) -> float:
 
 class Dispatcher:
     def __init__(
-        self, store: Store, events: Announcer, *, clock: Clock, rng: random.Random | None = None
+        self, store: Store, events: Announcer, *, clock: Clock, rng: random.Random | None = None,
+        observer: BrokerObserver = NO_OBSERVER,
     ) -> None:
         self.store = store
+        self.observer = observer
         self.events = events
         self.notifier = events.notifier
         self.draining = asyncio.Event()
@@ -138,6 +141,7 @@ class Dispatcher:
             log.info("job %s of service %s claimed by %s (attempt %d, lease %d s)",
                      job.id, service_id, job.worker or "an unnamed worker", job.attempt,
                      lease_seconds)
+        self.observer.jobs_claimed(claimed, at=now)
         return claimed
 
     # Leases
@@ -225,9 +229,11 @@ class Dispatcher:
                         status_change_type(changes["status"]), _replace(job, **changes), now))
 
         for job, changes in handled:
+            self.observer.lease_expired(job)
             if changes["status"] == JobStatus.REGISTERED:
                 log.warning("job %s of service %s requeued: %s", job.id, job.service_id,
                             changes["error"])
+                self.observer.job_requeued(job)
             else:
                 self._finished(job, changes["status"], changes["error"])
             self.events.deliver(*_outcome(job, changes))
@@ -270,6 +276,7 @@ class Dispatcher:
             log.info("job %s of service %s requeued (%s); claimable again at %s",
                      job.id, job.service_id, reason,
                      job.visible_at.isoformat() if job.visible_at else "once")
+            self.observer.job_requeued(job)
         else:
             self._finished(job, job.status, reason)
 
@@ -277,6 +284,7 @@ class Dispatcher:
         log_level = logging.ERROR if status == JobStatus.ERROR else logging.INFO
         log.log(log_level, "job %s of service %s is %s: %s", job.id, job.service_id, status,
                 reason)
+        self.observer.job_finished(job, status, at=self._clock())
 
 
 def _outcome(job: Job, changes: dict[str, Any]) -> list[Event]:

@@ -94,6 +94,10 @@ class StoreSession(JournalSession, Protocol):
 
     async def count_jobs(self, service_id: UUID) -> Mapping[JobStatus, int]: ...
 
+    async def count_jobs_by_service(self) -> Mapping[tuple[UUID, JobStatus], int]:
+        """Count every service's jobs by status in one query; pairs with no jobs are absent."""
+        ...
+
     async def announce(self, payload: str) -> None:
         """Send ``payload`` to the other server processes when this transaction commits.
 
@@ -119,3 +123,11 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    async def check_ready(self) -> str | None:
+        """Return why the store cannot serve requests now, or None when it can.
+
+        Ready means the database responds and its schema is at the revision
+        this TopChef needs.
+        """
+        ...

@@ -29,6 +29,7 @@ from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
 from topchef.store.journal import SQLJournalQueries
 from topchef.store.listen import listen_for_notifications
+from topchef.store.readiness import check_schema_ready
 from topchef.store.sqlite_reopen import ReopenAfterFileErrors
 from topchef.store.tables import jobs, services
 from topchef.store.unavailable import unavailable_reason
@@ -258,6 +259,13 @@ class SQLSession(SQLJournalQueries):
             counts[JobStatus(status)] = count
         return counts
 
+    async def count_jobs_by_service(self) -> Mapping[tuple[UUID, JobStatus], int]:
+        query = sa.select(jobs.c.service_id, jobs.c.status, sa.func.count()).group_by(
+            jobs.c.service_id, jobs.c.status
+        )
+        rows = await self._connection.execute(query)
+        return {(service_id, JobStatus(status)): count for service_id, status, count in rows}
+
     async def announce(self, payload: str) -> None:
         if self._announces:
             await self._connection.execute(
@@ -337,6 +345,9 @@ class SQLStore:
         if self._listen_url is None:
             return contextlib.nullcontext()
         return listen_for_notifications(self._listen_url, NOTIFY_CHANNEL, receive)
+
+    async def check_ready(self) -> str | None:
+        return await check_schema_ready(self._reader, self.description)
 
     async def close(self) -> None:
         await self._writer.dispose()
