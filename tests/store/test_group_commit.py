@@ -214,6 +214,27 @@ async def test_failed_commit_keeps_nothing(store: SQLStore, service: Service) ->
     assert await stored_ids(store) == {after.id}
 
 
+async def test_lost_transaction_fails_group(store: SQLStore, service: Service) -> None:
+    new_jobs = [make_job(service.id) for _ in range(2)]
+
+    async def rolled_back(session: StoreSession) -> None:
+        # SQLite rolls back the whole transaction after some errors (a full
+        # disk, an I/O error), so the savepoint of this session is gone too.
+        connection = session._connection  # type: ignore[attr-defined]
+        await connection.exec_driver_sql("ROLLBACK")
+        raise Boom("this session fails after the rollback")
+
+    bodies = [inserting(service, new_jobs[0]), rolled_back, inserting(service, new_jobs[1])]
+    results = await run_queued(store, bodies)
+
+    # The broken group ends at once, so the third session starts a new one.
+    assert isinstance(results[0], Unavailable)
+    assert isinstance(results[1], Unavailable)
+    assert results[2] is None
+    assert stats(store).failed_groups == 1
+    assert await stored_ids(store) == {new_jobs[1].id}
+
+
 async def test_readers_see_only_committed(store: SQLStore, service: Service) -> None:
     first, second = make_job(service.id), make_job(service.id)
     seen_by_reader: list[set[UUID]] = []
@@ -243,11 +264,11 @@ async def test_writer_sees_group_changes(store: SQLStore, service: Service) -> N
 
 
 async def test_cancelled_waiter_leaves_group_whole(store: SQLStore, service: Service) -> None:
-    kept = [make_job(service.id) for _ in range(3)]
+    committed_jobs = [make_job(service.id) for _ in range(3)]
     release_first = asyncio.Event()
 
     async def first(session: StoreSession) -> None:
-        await session.insert_jobs([kept[0]])
+        await session.insert_jobs([committed_jobs[0]])
         await release_first.wait()
 
     async def write(body: Body) -> None:
@@ -256,7 +277,7 @@ async def test_cancelled_waiter_leaves_group_whole(store: SQLStore, service: Ser
 
     tasks = [asyncio.create_task(write(first))]
     await asyncio.sleep(0)
-    tasks += [asyncio.create_task(write(inserting(service, job))) for job in kept[1:]]
+    tasks += [asyncio.create_task(write(inserting(service, job))) for job in committed_jobs[1:]]
     cancelled = asyncio.create_task(write(inserting(service, make_job(service.id))))
     await asyncio.sleep(0)
     cancelled.cancel()
@@ -265,7 +286,7 @@ async def test_cancelled_waiter_leaves_group_whole(store: SQLStore, service: Ser
     await asyncio.wait_for(asyncio.gather(*tasks), 30)
     with pytest.raises(asyncio.CancelledError):
         await cancelled
-    assert await stored_ids(store) == {job.id for job in kept}
+    assert await stored_ids(store) == {job.id for job in committed_jobs}
 
 
 async def test_close_waits_for_queued_writes(
