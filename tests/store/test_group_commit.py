@@ -251,6 +251,20 @@ async def test_readers_see_only_committed(store: SQLStore, service: Service) -> 
     assert await stored_ids(store) == {first.id, second.id}
 
 
+async def test_write_is_readable_on_return(store: SQLStore, service: Service) -> None:
+    async def write_then_read(job: Job) -> Job | None:
+        async with store.write() as session:
+            await session.insert_jobs([job])
+        async with store.read() as session:
+            return await session.get_job(job.id)
+
+    new_jobs = [make_job(service.id) for _ in range(4 * SESSIONS)]
+    read_back = await asyncio.gather(*(write_then_read(job) for job in new_jobs))
+
+    assert [job.id if job else None for job in read_back] == [job.id for job in new_jobs]
+    assert stats(store).commits < len(new_jobs)
+
+
 async def test_writer_sees_group_changes(store: SQLStore, service: Service) -> None:
     first = make_job(service.id, key="k")
     found: list[Job | None] = []
