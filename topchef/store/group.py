@@ -246,6 +246,8 @@ class GroupCommitWriter:
             self.stats.sessions += group.sessions
             group.outcome.set_result(None)
         finally:
+            if not group.outcome.done():  # the commit itself was cancelled
+                group.outcome.set_exception(ConnectionError("the group commit was cancelled"))
             await self._close(group.connection)
             self._handover.pass_on()
         # Sessions that were cancelled while waiting never read the outcome.
