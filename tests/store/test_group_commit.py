@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from topchef.broker import Broker, NewJob, NewService
 from topchef.broker.errors import DuplicateIdempotencyKey, Unavailable
 from topchef.broker.models import Job, JobStatus, Service
 from topchef.store import SQLStore, StoreSession, open_sql_store, parse_database_url, sql, upgrade
@@ -275,6 +276,23 @@ async def test_writer_sees_group_changes(store: SQLStore, service: Service) -> N
     await run_queued(store, [inserting(service, first), lookup])
 
     assert [job.id if job else None for job in found] == [first.id]
+
+
+async def test_same_key_submits_share_one_job(store: SQLStore) -> None:
+    broker = Broker(store)
+    service = await broker.create_service(NewService(
+        name="svc", description="", job_registration_schema={}, job_result_schema={},
+    ))
+
+    submitted = await asyncio.gather(*(
+        broker.submit_job(service.id, NewJob({"n": 1}), idempotency_key="same")
+        for _ in range(SESSIONS)
+    ))
+
+    job_ids = {job.id for job, _ in submitted}
+    assert [created for _, created in submitted].count(True) == 1
+    assert len(job_ids) == 1
+    assert await stored_ids(store) == job_ids
 
 
 async def test_cancelled_waiter_leaves_group_whole(store: SQLStore, service: Service) -> None:
