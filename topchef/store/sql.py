@@ -4,9 +4,9 @@ On SQLite the store keeps two engines. Writes go through one connection whose
 transactions start with ``BEGIN IMMEDIATE``, so they wait for the write lock
 (up to the busy timeout) at the start instead of failing on a lock upgrade
 halfway. Concurrent write sessions share one transaction, each in a savepoint,
-and one COMMIT (group commit, see ``topchef.store.group``); a session ends only
-after the COMMIT that contains it. Reads go through a small pool, which WAL mode lets run beside the
-writer. ``synchronous=FULL`` makes every commit durable before it returns.
+and one COMMIT (group commit, see ``topchef.store.group``). A session ends only
+after the COMMIT that contains it. Reads go through a small pool, which WAL
+mode lets run beside the writer. ``synchronous=FULL`` makes every commit durable before it returns.
 On PostgreSQL one pool serves both, and rows read for an update are locked
 with ``FOR UPDATE``.
 """
