@@ -3,8 +3,10 @@
 On SQLite the store keeps two engines. Writes go through one connection whose
 transactions start with ``BEGIN IMMEDIATE``, so they wait for the write lock
 (up to the busy timeout) at the start instead of failing on a lock upgrade
-halfway. Reads go through a small pool, which WAL mode lets run beside the
-writer. ``synchronous=FULL`` makes every commit durable before it returns.
+halfway. Concurrent write sessions share one transaction, each in a savepoint,
+and one COMMIT (group commit, see ``topchef.store.group``). A session ends only
+after the COMMIT that contains it. Reads go through a small pool, which WAL
+mode lets run beside the writer. ``synchronous=FULL`` makes every commit durable before it returns.
 On PostgreSQL one pool serves both, and rows read for an update are locked
 with ``FOR UPDATE``.
 """
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from topchef.broker.errors import DuplicateIdempotencyKey, Unavailable
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
+from topchef.store.group import GroupCommitStats, GroupCommitWriter
 from topchef.store.journal import SQLJournalQueries
 from topchef.store.listen import listen_for_notifications
 from topchef.store.readiness import check_schema_ready
@@ -294,10 +297,18 @@ class SQLSession(SQLJournalQueries):
 class SQLStore:
     """A store on SQLite or PostgreSQL through SQLAlchemy Core."""
 
-    def __init__(self, target: DatabaseTarget, *, reader: AsyncEngine, writer: AsyncEngine) -> None:
+    def __init__(
+        self,
+        target: DatabaseTarget,
+        *,
+        reader: AsyncEngine,
+        writer: AsyncEngine,
+        group_writer: GroupCommitWriter | None = None,
+    ) -> None:
         self.description = f"{target.kind} at {target.describe()}"
         self._reader = reader
         self._writer = writer
+        self._group_writer = group_writer
         self._locks_rows = target.kind == "postgresql"
         self._listen_url = target.sync_url if target.kind == "postgresql" else None
 
@@ -310,8 +321,17 @@ class SQLStore:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SQLSession]:
         with self._unavailable_on_connection_errors():
+            if self._group_writer is not None:
+                async with self._group_writer.session() as connection:
+                    yield SQLSession(connection, locks_rows=self._locks_rows)
+                return
             async with self._writer.begin() as connection:
                 yield SQLSession(connection, locks_rows=self._locks_rows)
+
+    @property
+    def group_commits(self) -> GroupCommitStats | None:
+        """Group commit counts on SQLite; None on PostgreSQL, which commits each write."""
+        return None if self._group_writer is None else self._group_writer.stats
 
     @contextlib.contextmanager
     def _unavailable_on_connection_errors(self) -> Iterator[None]:
@@ -350,6 +370,8 @@ class SQLStore:
         return await check_schema_ready(self._reader, self.description)
 
     async def close(self) -> None:
+        if self._group_writer is not None:
+            await self._group_writer.close()
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
@@ -372,7 +394,9 @@ def open_sql_store(
         reopen = ReopenAfterFileErrors()
         reopen.watch(writer)
         reopen.watch(reader)
-        return SQLStore(target, reader=reader, writer=writer)
+        return SQLStore(target, reader=reader, writer=writer,
+                        group_writer=GroupCommitWriter(
+                            writer, description=f"{target.kind} at {target.describe()}"))
 
     # pool_pre_ping replaces connections that died (a database restart, a
     # dropped network link) before a request uses them.
