@@ -6,6 +6,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmarks.results import ScenarioResult
 
@@ -17,6 +18,8 @@ class RunContext:
     """A TopChef checkout whose code the servers run, instead of the installed package."""
     results: list[ScenarioResult] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    shared: dict[str, Any] = field(default_factory=dict)
+    """Measurements that several scenario rows reuse, such as the Celery run."""
 
     def seconds(self, full: float, quick: float) -> float:
         """Return how long a timed phase runs in this mode."""

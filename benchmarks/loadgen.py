@@ -15,7 +15,6 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from benchmarks.rawhttp import Connection
 from benchmarks.results import percentile

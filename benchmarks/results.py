@@ -159,3 +159,12 @@ def markdown_table(results: Sequence[ScenarioResult], verdicts: Sequence[dict[st
 
 def to_json(results: Sequence[ScenarioResult]) -> list[dict[str, Any]]:
     return [asdict(result) for result in results]
+
+
+def results_from_json(items: Sequence[dict[str, Any]]) -> list[ScenarioResult]:
+    """Rebuild the results that ``to_json`` saved."""
+    results = []
+    for item in items:
+        figures = {name: Figure(**figure) for name, figure in item["figures"].items()}
+        results.append(ScenarioResult(**{**item, "figures": figures}))
+    return results

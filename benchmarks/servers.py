@@ -111,6 +111,9 @@ def _server(command: list[str], *, env: dict[str, str], probe_path: str) -> Iter
         try:
             _wait_until_serving(server, probe_path)
             yield server
+        except Exception:
+            print(f"server log (last lines):\n{server.log_tail()}", file=sys.stderr)
+            raise
         finally:
             server.stop()
 

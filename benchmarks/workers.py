@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from benchmarks.rawhttp import Connection
 POLL_WAIT_SECONDS = 60
 """Long enough that idle polls cost the server nothing; stopping cancels them anyway."""
 STOP_CHECK_SECONDS = 0.05
+UNAVAILABLE = "unavailable"
+"""Sent to the parent in place of a job id when a claim got 503 (no free database
+connection); the poll retries after UNAVAILABLE_BACKOFF_SECONDS, as a worker would."""
+UNAVAILABLE_BACKOFF_SECONDS = (0.1, 0.5)
 OPEN_TIMEOUT_SECONDS = 120
 
 
@@ -51,6 +56,10 @@ async def _poll_loop(spec: WorkerSpec, connection: Connection, name: str,
     while True:
         status, response = await connection.request("POST", claim_path, body)
         if status == 204:
+            continue
+        if status == 503:
+            claims.put((UNAVAILABLE, time.monotonic()))
+            await asyncio.sleep(random.uniform(*UNAVAILABLE_BACKOFF_SECONDS))
             continue
         if status != 200:
             raise RuntimeError(f"claim returned {status}: {response[:300]!r}")
@@ -95,6 +104,8 @@ class WorkerPool:
 
     stop: Event
     claims: Queue[Any]
+    unavailable: int = 0
+    """Claims answered 503 that the parent has read from ``claims``."""
 
 
 @contextlib.contextmanager

@@ -49,7 +49,8 @@ async def _submit(connection: Connection, service_id: str, body: bytes) -> str:
 
 async def _wait_for_results(connection: Connection, job_id: str) -> object:
     while True:
-        document = await connection.json("GET", f"/jobs/{job_id}?wait_seconds={RESULT_WAIT_SECONDS}")
+        path = f"/jobs/{job_id}?wait_seconds={RESULT_WAIT_SECONDS}"
+        document = await connection.json("GET", path)
         if document["data"]["status"] == "COMPLETED":
             return document["data"]["results"]
 
