@@ -23,7 +23,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 async def echo_app(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
-    """Answer every request with its JSON body, decoded and encoded again ({} when empty)."""
+    """Echo each request's JSON body, decoded and encoded again ({} for an empty body)."""
     if scope["type"] == "lifespan":
         await receive()  # lifespan.startup
         await send({"type": "lifespan.startup.complete"})

@@ -1,4 +1,4 @@
-"""What every scenario is given: the run's settings, progress output and earlier results."""
+"""The run context given to every scenario: settings, progress output, earlier results."""
 
 from __future__ import annotations
 

@@ -96,7 +96,7 @@ def _wait_until_serving(server: Server, probe_path: str) -> None:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.05)
     server.stop()
-    raise RuntimeError(f"server did not answer within {STARTUP_TIMEOUT_SECONDS} s")
+    raise RuntimeError(f"server did not respond within {STARTUP_TIMEOUT_SECONDS} s")
 
 
 @contextlib.contextmanager

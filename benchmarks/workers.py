@@ -27,7 +27,7 @@ POLL_WAIT_SECONDS = 60
 STOP_CHECK_SECONDS = 0.05
 UNAVAILABLE = "unavailable"
 """Sent to the parent in place of a job id when a claim got 503 (no free database
-connection); the poll retries after UNAVAILABLE_BACKOFF_SECONDS, as a worker would."""
+connection). The poll then retries after UNAVAILABLE_BACKOFF_SECONDS, as a worker would."""
 UNAVAILABLE_BACKOFF_SECONDS = (0.1, 0.5)
 OPEN_TIMEOUT_SECONDS = 120
 
@@ -105,7 +105,7 @@ class WorkerPool:
     stop: Event
     claims: Queue[Any]
     unavailable: int = 0
-    """Claims answered 503 that the parent has read from ``claims``."""
+    """Claims that got 503, as far as the parent has read ``claims``."""
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Dispatch gap: how soon a waiting worker holds a job after its submission returns.
+"""Dispatch gap: how soon a waiting worker has a job after its submission returns.
 
 Measured with one idle long-polling worker, and again with 1,000 long polls
 open at once on one server process (which also shows the server's memory).
@@ -108,7 +108,7 @@ def _record_gaps(result: ScenarioResult, samples: GapSamples) -> None:
 
 
 def dispatch_gap(context: RunContext, store: str) -> ScenarioResult:
-    """One idle long-polling worker; submit one job at a time and time its dispatch."""
+    """Submit one job at a time to one idle long-polling worker and time its dispatch."""
     result = ScenarioResult("dispatch_gap", store)
     count = 50 if context.quick else 200
     with servers.database(store) as url, \
