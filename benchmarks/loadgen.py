@@ -20,6 +20,9 @@ from benchmarks.rawhttp import Connection
 from benchmarks.results import percentile
 
 WRK_THREADS = 2
+WRK_TIMEOUT = "10s"
+"""wrk counts a response slower than this as a timeout error (wrk's default is 2 s,
+which batch requests on a loaded machine exceed)."""
 PYTHON_CLIENT_PROCESSES = 2
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
@@ -64,7 +67,8 @@ def _run_wrk(url: str, body: bytes, *, connections: int, seconds: float) -> Load
         script.write(_lua_script(body))
         script.flush()
         command = ["wrk", f"-t{min(WRK_THREADS, connections)}", f"-c{connections}",
-                   f"-d{max(1, round(seconds))}s", "--latency", "-s", script.name, url]
+                   f"-d{max(1, round(seconds))}s", "--timeout", WRK_TIMEOUT, "--latency",
+                   "-s", script.name, url]
         completed = subprocess.run(command, capture_output=True, text=True, check=True)
     return parse_wrk_output(completed.stdout)
 

@@ -105,6 +105,10 @@ def judge_targets(results: Sequence[ScenarioResult]) -> list[dict[str, Any]]:
 def format_value(value: float | None) -> str:
     if value is None:
         return "-"
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    if abs(value) < 1:
+        return f"{value:.2g}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:
@@ -149,6 +153,10 @@ def markdown_table(results: Sequence[ScenarioResult], verdicts: Sequence[dict[st
         for name, figure in result.figures.items():
             lines.append(f"| {result.scenario} | {result.store} | {name} | "
                          f"{format_value(figure.value)} | {figure.unit} |")
+    notes = [f"- {result.scenario} [{result.store}]: {note}"
+             for result in results for note in result.notes]
+    if notes:
+        lines += ["", "Notes:", "", *notes]
     lines += ["", "| target | store | value | met |", "|---|---|---:|---|"]
     for verdict in verdicts:
         met = {True: "yes", False: "no", None: "unknown"}[verdict["met"]]

@@ -18,7 +18,9 @@ def _record(result: ScenarioResult, prefix: str, load: LoadResult, *, per_reques
     result.add(f"{prefix}p50", load.p50_ms, "ms")
     result.add(f"{prefix}p99", load.p99_ms, "ms")
     if load.failed:
-        result.notes.append(f"{prefix or 'all '}failed requests: {load.failed} of {load.requests}")
+        label = prefix.rstrip("_") or result.scenario
+        result.notes.append(f"{label}: {load.failed} of {load.requests} requests failed "
+                            "(non-2xx responses, socket errors or load generator timeouts)")
 
 
 def baseline(context: RunContext) -> ScenarioResult:
