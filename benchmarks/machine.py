@@ -27,7 +27,8 @@ def _topchef(topchef_src: Path | None) -> dict[str, str]:
     probe = ("import os, topchef; print(topchef.__version__); "
              "print(os.path.dirname(topchef.__file__))")
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                               check=True, env=servers.child_environment(topchef_src))
+                               check=True, env=servers.child_environment(topchef_src),
+                               cwd=servers.child_directory(topchef_src))
     version, location = completed.stdout.split()
     commit = subprocess.run(["git", "-C", location, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip()

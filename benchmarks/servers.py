@@ -42,13 +42,26 @@ def free_port() -> int:
         return port
 
 
+BENCHMARKS_ROOT = Path(__file__).resolve().parent.parent
+"""The directory that contains the ``benchmarks`` package."""
+
+
 def child_environment(topchef_src: Path | None) -> dict[str, str]:
-    """Return the environment of child processes; ``topchef_src`` goes first on PYTHONPATH."""
+    """Return the environment of child processes that import ``topchef_src`` when it is given.
+
+    Such a child must also run in ``child_directory(topchef_src)``, because
+    ``python -m`` and ``python -c`` search the working directory first.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("TOPCHEF_DATABASE_URL", "DATABASE_URI")}
     if topchef_src is not None:
-        paths = [str(topchef_src), env.get("PYTHONPATH", "")]
+        paths = [str(topchef_src.resolve()), str(BENCHMARKS_ROOT), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
     return env
+
+
+def child_directory(topchef_src: Path | None) -> Path | None:
+    """Return the working directory of child processes: ``topchef_src``, or None to inherit."""
+    return None if topchef_src is None else topchef_src.resolve()
 
 
 @dataclass
@@ -100,13 +113,14 @@ def _wait_until_serving(server: Server, probe_path: str) -> None:
 
 
 @contextlib.contextmanager
-def _server(command: list[str], *, env: dict[str, str], probe_path: str) -> Iterator[Server]:
+def _server(command: list[str], *, env: dict[str, str], probe_path: str,
+            cwd: Path | None = None) -> Iterator[Server]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="topchef-bench-log-") as log_dir:
         log_path = Path(log_dir) / "server.log"
         with log_path.open("wb") as log_file:
             process = subprocess.Popen([*command, "--port", str(port)], stdout=log_file,
-                                       stderr=subprocess.STDOUT, env=env)
+                                       stderr=subprocess.STDOUT, env=env, cwd=cwd)
         server = Server(port, process, log_path)
         try:
             _wait_until_serving(server, probe_path)
@@ -123,7 +137,8 @@ def topchef_server(database_url: str, *, topchef_src: Path | None) -> Iterator[S
     """Run ``topchef serve`` on ``database_url`` until the block ends."""
     command = [sys.executable, "-m", "topchef", "serve", "--host", HOST,
                "--database-url", database_url, *SERVER_OPTIONS]
-    with _server(command, env=child_environment(topchef_src), probe_path="/") as server:
+    with _server(command, env=child_environment(topchef_src), probe_path="/",
+                 cwd=child_directory(topchef_src)) as server:
         yield server
 
 

@@ -43,7 +43,8 @@ def _fill(context: RunContext, database_url: str, service_id: str, count: int) -
     command = [sys.executable, "-m", "benchmarks.fill", "--database-url", database_url,
                "--service-id", service_id, "--count", str(count)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
-                               env=servers.child_environment(context.topchef_src))
+                               env=servers.child_environment(context.topchef_src),
+                               cwd=servers.child_directory(context.topchef_src))
     assert process.stderr is not None  # stderr=PIPE
     for line in process.stderr:
         context.progress(f"queue depth: {line.strip()}")
