@@ -1,0 +1,1 @@
+"""One module per scenario family; each scenario returns a ScenarioResult."""
