@@ -259,6 +259,25 @@ def test_unknown_future_id_resets(small_window_server: ServerProcess) -> None:
     assert messages[0].json()["after"] == 999999999
 
 
+def test_stop_ends_open_streams(tmp_path: Path) -> None:
+    server = start_server(f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "server.log")
+    try:
+        with EventReader(server.url) as reader:
+            reader.next()
+            started = time.monotonic()
+            exit_code = server.stop()
+            closed = reader.wait_closed(timeout=5)
+            stop_seconds = time.monotonic() - started
+    finally:
+        server.stop()
+
+    assert closed
+    assert reader.error is None
+    assert exit_code in (0, -15)
+    assert stop_seconds < 5
+    assert "Application shutdown complete" in server.log()
+
+
 # Two server processes on one PostgreSQL database.
 
 @pytest.fixture
