@@ -149,6 +149,19 @@ def test_job_filter_comma_separated(server: ServerProcess, http: httpx.Client) -
     assert [m.json()["job_id"] for m in messages] == [first, second]
 
 
+def test_sweep_times_out_once(server: ServerProcess, http: httpx.Client) -> None:
+    service_id = create_service(http, timeout=1)
+    with EventReader(server.url, params={"service": service_id, "after": "0"}) as reader:
+        reader.events(lambda m: m.event == "service.timed_out", timeout=10)
+        time.sleep(2.5)
+        checked_in = http.patch(f"/services/{service_id}?view=full")
+        later = reader.events(lambda m: m.event == "service.checked_in")
+
+    assert [m.event for m in later] == ["service.checked_in"]
+    assert checked_in.json()["data"]["timed_out_at"] is None
+    assert checked_in.json()["data"]["has_timed_out"] is False
+
+
 @pytest.mark.parametrize("query", [
     "service=not-a-uuid", "job=123", "job=", "after=-1", "after=abc",
 ])

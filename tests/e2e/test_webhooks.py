@@ -198,6 +198,12 @@ def test_no_allowlist_refuses_every_callback(tmp_path: Path, receiver: Receiver)
     assert "allowed: none" in response.json()["errors"][0]["detail"]
 
 
+def test_allowlist_without_secret_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="needs a secret"):
+        start_server(f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "server.log",
+                     "--webhook-allow-host", "127.0.0.1")
+
+
 def test_delivered_after_restart(database: str, tmp_path: Path, receiver: Receiver) -> None:
     receiver.statuses = [500] * 100
     allowed = f"127.0.0.1:{receiver.port}"
