@@ -58,10 +58,10 @@ def make_broker(url: str, clock: Clock, **options: Any) -> Broker:
 @pytest.fixture
 async def broker(database_url: str, clock: Clock) -> AsyncIterator[Broker]:
     upgrade(parse_database_url(database_url))
-    made = make_broker(database_url, clock,
-                       stream_settings=StreamSettings(heartbeat_seconds=0.2, window_events=3))
-    yield made
-    await made.store.close()
+    opened = make_broker(database_url, clock,
+                         stream_settings=StreamSettings(heartbeat_seconds=0.2, window_events=3))
+    yield opened
+    await opened.store.close()
 
 
 async def make_service(broker: Broker, **settings: Any) -> Service:

@@ -98,6 +98,11 @@ class EventReader:
             elif name == "retry":
                 current.retry = int(value)
 
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait for the server to end the stream; return whether it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def next(self, timeout: float = 10) -> Message:
         try:
             return self.messages.get(timeout=timeout)

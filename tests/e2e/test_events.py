@@ -149,6 +149,19 @@ def test_job_filter_comma_separated(server: ServerProcess, http: httpx.Client) -
     assert [m.json()["job_id"] for m in messages] == [first, second]
 
 
+def test_sweep_times_out_once(server: ServerProcess, http: httpx.Client) -> None:
+    service_id = create_service(http, timeout=1)
+    with EventReader(server.url, params={"service": service_id, "after": "0"}) as reader:
+        reader.events(lambda m: m.event == "service.timed_out", timeout=10)
+        time.sleep(2.5)
+        checked_in = http.patch(f"/services/{service_id}?view=full")
+        later = reader.events(lambda m: m.event == "service.checked_in")
+
+    assert [m.event for m in later] == ["service.checked_in"]
+    assert checked_in.json()["data"]["timed_out_at"] is None
+    assert checked_in.json()["data"]["has_timed_out"] is False
+
+
 @pytest.mark.parametrize("query", [
     "service=not-a-uuid", "job=123", "job=", "after=-1", "after=abc",
 ])
@@ -257,6 +270,25 @@ def test_unknown_future_id_resets(small_window_server: ServerProcess) -> None:
 
     assert messages[0].event == "reset"
     assert messages[0].json()["after"] == 999999999
+
+
+def test_stop_ends_open_streams(tmp_path: Path) -> None:
+    server = start_server(f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "server.log")
+    try:
+        with EventReader(server.url) as reader:
+            reader.next()
+            started = time.monotonic()
+            exit_code = server.stop()
+            closed = reader.wait_closed(timeout=5)
+            stop_seconds = time.monotonic() - started
+    finally:
+        server.stop()
+
+    assert closed
+    assert reader.error is None
+    assert exit_code in (0, -15)
+    assert stop_seconds < 5
+    assert "Application shutdown complete" in server.log()
 
 
 # Two server processes on one PostgreSQL database.

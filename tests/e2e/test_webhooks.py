@@ -40,7 +40,7 @@ class Delivery:
 
 @dataclass
 class Receiver:
-    """An HTTP server that records each POST and answers with the next scripted status."""
+    """An HTTP server that records each POST and responds with the next scripted status."""
 
     port: int
     statuses: list[int] = field(default_factory=list)
@@ -171,15 +171,15 @@ def test_callback_host_not_allowed(database: str, tmp_path: Path, receiver: Rece
     other_port = free_port()
     with (serving(database, tmp_path / "server.log", allowed) as server,
           httpx.Client(base_url=server.url, timeout=10) as http):
-        refused = create_service(http, f"http://127.0.0.1:{other_port}/hook")
-        refused_name = create_service(http, f"http://localhost:{receiver.port}/hook")
+        rejected_port = create_service(http, f"http://127.0.0.1:{other_port}/hook")
+        rejected_name = create_service(http, f"http://localhost:{receiver.port}/hook")
         service_id = create_service(http, None).json()["data"]["id"]
         patched = http.patch(f"/services/{service_id}",
                              json={"callback_url": f"http://127.0.0.1:{other_port}/"})
         classic = http.get(f"/services/{service_id}").json()["data"]
         full = http.get(f"/services/{service_id}?view=full").json()["data"]
 
-    for response in (refused, refused_name, patched):
+    for response in (rejected_port, rejected_name, patched):
         assert response.status_code == 400
         assert response.json()["errors"][0]["title"] == "Invalid Callback URL"
     assert "callback_url" not in classic
@@ -196,6 +196,12 @@ def test_no_allowlist_refuses_every_callback(tmp_path: Path, receiver: Receiver)
 
     assert response.status_code == 400
     assert "allowed: none" in response.json()["errors"][0]["detail"]
+
+
+def test_allowlist_without_secret_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="needs a secret"):
+        start_server(f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "server.log",
+                     "--webhook-allow-host", "127.0.0.1")
 
 
 def test_delivered_after_restart(database: str, tmp_path: Path, receiver: Receiver) -> None:

@@ -129,14 +129,17 @@ def webhook_body(record: EventRecord) -> bytes:
     })
 
 
-async def record_events(session: StoreSession, *records: EventRecord) -> list[EventRecord]:
-    """Store ``records`` in the session's transaction; return them with their ids.
+async def record_events(session: StoreSession, *records: EventRecord) -> None:
+    """Store ``records`` in the session's transaction.
 
     A record that finishes a job of a service with a ``callback_url`` also
     queues a webhook delivery in the same transaction.
     """
-    if not records:
-        return []
+    if not any(record.finishes_job for record in records):
+        if records:
+            await session.insert_events(records, return_ids=False)
+        return
+
     seqs = await session.insert_events(records)
     stored = [replace(record, seq=seq) for record, seq in zip(records, seqs, strict=True)]
 
@@ -151,7 +154,6 @@ async def record_events(session: StoreSession, *records: EventRecord) -> list[Ev
         if url is not None:
             await session.insert_webhook_delivery(
                 event_id=record.seq, url=url, body=webhook_body(record).decode(), due=record.at)
-    return stored
 
 
 @dataclass(frozen=True, slots=True)

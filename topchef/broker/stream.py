@@ -18,6 +18,7 @@ local change and every notification from another process, and polls every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 HORIZON_KEY = ("events", "horizon")
 """The notifier key streams wait on: the tail task notifies it when the horizon moves."""
 READ_BATCH_SIZE = 500
+READY_CHECK_SECONDS = 0.5
+"""While the tail task cannot read the journal, a new stream checks this often for
+its client leaving."""
 TAIL_BATCH_SIZE = 2000
 
 DEFAULT_HEARTBEAT_SECONDS = 15.0
@@ -128,7 +132,11 @@ class EventFeed:
         self.open_streams += 1
         tail = self._start_tail()
         try:
-            await tail.ready.wait()
+            while not tail.ready.is_set():
+                if stop.is_set() or self._draining.is_set():
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(tail.ready.wait(), READY_CHECK_SECONDS)
             position, reset = await self._start_position(after, tail.horizon)
             if reset is not None:
                 yield reset
@@ -142,10 +150,10 @@ class EventFeed:
     async def _start_position(self, after: int | None, horizon: int) -> tuple[int, Reset | None]:
         if after == 0:
             return 0, None
-        async with self.store.read() as session:
-            bounds = await session.event_id_range()
         if after is None:
             return horizon, None
+        async with self.store.read() as session:
+            bounds = await session.event_id_range()
 
         oldest = None if bounds is None else bounds[0]
         if bounds is None or after > bounds[1]:
@@ -220,7 +228,7 @@ class EventFeed:
                         log.exception("reading the event journal failed; event streams wait "
                                       "and retry every %g s", self.settings.poll_seconds)
                 await waiter.wait(self._tail_wait(tail), abort=self._draining)
-        # Wake streams still waiting so they see the drain and end.
+        # Wake streams still waiting so they notice the drain and end.
         self.notifier.notify_all(HORIZON_KEY)
 
     async def _start_horizon(self, tail: _Tail) -> None:

@@ -19,8 +19,11 @@ from topchef.store.tables import events, services, webhook_deliveries
 
 
 class JournalSession(Protocol):
-    async def insert_events(self, records: Sequence[EventRecord]) -> list[int]:
-        """Insert events in order; return the ids the store assigned."""
+    async def insert_events(
+        self, records: Sequence[EventRecord], *, return_ids: bool = True
+    ) -> list[int]:
+        """Insert events in order; return the ids the store assigned, or [] without ``return_ids``.
+        """
         ...
 
     async def read_events(
@@ -93,12 +96,18 @@ class SQLJournalQueries:
     _connection: AsyncConnection
     _locks_rows: bool
 
-    async def insert_events(self, records: Sequence[EventRecord]) -> list[int]:
+    async def insert_events(
+        self, records: Sequence[EventRecord], *, return_ids: bool = True
+    ) -> list[int]:
         rows = [
             {"at": r.at, "type": r.type.value, "service_id": r.service_id, "job_id": r.job_id,
              "status": r.status, "attempt": r.attempt, "worker": r.worker, "detail": r.detail}
             for r in records
         ]
+        if not return_ids:
+            # A plain INSERT is measurably cheaper than one with RETURNING.
+            await self._connection.execute(events.insert(), rows)
+            return []
         statement = events.insert().returning(events.c.seq, sort_by_parameter_order=True)
         result = await self._connection.execute(statement, rows)
         return list(result.scalars().all())
