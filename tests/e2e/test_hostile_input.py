@@ -270,6 +270,8 @@ CASES = [
     case("cursor-negative", "GET", "/services/{service}/jobs?cursor=" + cursor_after("-1"), {},
          400, "Invalid Query Parameter", "cursor"),
     case("cursor-nul", "GET", "/jobs?cursor=%00", {}, 400, "Invalid Query Parameter"),
+    case("cursor-non-ascii", "GET", "/services/{service}/jobs?cursor=%C8%BE", {}, 400,
+         "Invalid Query Parameter", "cursor"),
     case("wait-negative", "GET", "/jobs/{registered}?wait_seconds=-1", {}, 400,
          "Invalid Query Parameter", "wait_seconds"),
     case("wait-word", "GET", "/jobs/{registered}?wait_seconds=soon", {}, 400,

@@ -196,10 +196,24 @@ OPERATIONS_ENDPOINTS = [
                   "text/html": {"schema": {"type": "string"}}}}}),
 ]
 
+SSE_EVENT_SCHEMA = {
+    "description": "One Server-Sent Event: `data` is a JSON object with the fields id, type, "
+                   "at, service_id, job_id, status, attempt, worker and detail",
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "id": {"type": "string"},
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+"""The shape of each event in the stream, as a reader of ``text/event-stream`` parses it."""
+
 LATER = [
     Operation("GET", "/events", "Server-Sent Events stream of job changes", JOBS_TAG,
               {"200": {"description": "An endless stream of events", "content": {
-                  "text/event-stream": {"schema": {"type": "string"}}}}, "400": {}},
+                  "text/event-stream": {"schema": SSE_EVENT_SCHEMA}}}, "400": {}},
               parameters=(
                   Param("service", "query", "only events of this service",
                         {"type": "string", "format": "uuid"}),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 
 from starlette.requests import Request
@@ -85,7 +84,8 @@ def cursor(request: Request, *, newest: bool = False) -> int:
         return 0
     try:
         decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
+        # binascii.Error for bad base64, and ValueError for a cursor with non-ASCII characters.
         decoded = ""
     prefix = _cursor_prefix(newest)
     digits = decoded[len(prefix):]
