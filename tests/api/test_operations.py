@@ -18,6 +18,8 @@ from tests.conftest import fresh_postgres_schema
 from topchef.api import create_app
 from topchef.api.metrics import JobCountCollector
 from topchef.broker import Broker, JobStatus
+from topchef.broker.events import STREAMS_KEY
+from topchef.broker.stream import HORIZON_KEY
 from topchef.config import Settings
 from topchef.store import open_sql_store, parse_database_url
 
@@ -172,9 +174,12 @@ async def test_open_long_poll_gauge(client: httpx.AsyncClient) -> None:
 
 async def test_event_stream_gauge_reads_feed(client: httpx.AsyncClient) -> None:
     app = client._transport.app  # type: ignore[attr-defined]
-    app.state.broker.feed.open_streams = 3
+    broker = app.state.broker
+    broker.feed.open_streams = 3
 
-    samples = await scrape(client)
+    # Streams wait on the notifier too, under keys of their own that no long poll uses.
+    with broker.notifier.waiter(HORIZON_KEY), broker.notifier.waiter(STREAMS_KEY):
+        samples = await scrape(client)
 
     assert value(samples, "topchef_event_streams_open") == 3
     assert value(samples, "topchef_long_polls_open") == 0

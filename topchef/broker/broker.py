@@ -33,6 +33,7 @@ from topchef.broker.errors import (
 )
 from topchef.broker.events import (
     RECORDED,
+    STREAMS_KEY,
     Announcer,
     Event,
     JobFinished,
@@ -171,7 +172,8 @@ class Broker:
 
     def open_long_polls(self) -> int:
         """Count the claims and job waits held open now; event streams are not included."""
-        return self.notifier.waiting() - self.notifier.waiting(HORIZON_KEY)
+        streams = self.notifier.waiting(HORIZON_KEY) + self.notifier.waiting(STREAMS_KEY)
+        return self.notifier.waiting() - streams
 
     @property
     def open_event_streams(self) -> int:
