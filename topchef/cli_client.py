@@ -409,14 +409,17 @@ def load_worker(target: str, app_dir: str) -> Any:
          "are released to the queue.")
 @_option("--worker-name", envvar="TOPCHEF_WORKER_NAME",
          help="The name claims carry [default: HOST-PID].")
+@_option("--service-id", envvar="TOPCHEF_SERVICE_ID",
+         help="Take the jobs of the service with this id, in place of the service the worker "
+         "names; needed where several services share that name.")
 @_option("--app-dir", envvar="TOPCHEF_APP_DIR", default=".", show_default=True,
          type=click.Path(file_okay=False), help="Directory to import MODULE from.")
 @_option("--log-level", envvar="TOPCHEF_LOG_LEVEL", default="info", show_default=True,
          type=click.Choice(LOG_LEVELS))
 @server_options
 def worker_command(target: str, concurrency: int, grace_seconds: float,
-                   worker_name: str | None, app_dir: str, log_level: str, url: str,
-                   token: str | None) -> None:
+                   worker_name: str | None, service_id: str | None, app_dir: str,
+                   log_level: str, url: str, token: str | None) -> None:
     """Run the worker that MODULE:ATTRIBUTE names until SIGTERM or SIGINT.
 
     A second SIGTERM or SIGINT ends the grace period at once.
@@ -431,5 +434,7 @@ def worker_command(target: str, concurrency: int, grace_seconds: float,
         raise click.BadParameter(f"{target} is a {type(found).__name__}, not a Worker; "
                                  "decorate the function with @topchef.worker.worker(...)",
                                  param_hint="MODULE:ATTRIBUTE")
+    if service_id is not None:
+        found.attach_to(service_id)
     found.run(url, token=token, concurrency=concurrency, grace_seconds=grace_seconds,
               name=worker_name)

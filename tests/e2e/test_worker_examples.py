@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.conftest import ServerProcess, start_server
 from tests.e2e.workers import REPOSITORY, WorkerProcess, start_worker
+from topchef.client import Client, JobStatus
 
 pytestmark = pytest.mark.e2e
 
@@ -137,3 +138,30 @@ def test_rabi_schemas_match_fixtures(name: str) -> None:
         pytest.skip(f"the original schema {original} is not on this machine")
     copied = json.loads((EXAMPLES / "rabi" / name).read_text())
     assert copied == json.loads(original.read_text())
+
+
+
+def test_worker_service_id_picks_one(tmp_path: Path) -> None:
+    """Two services share the worker's name; --service-id says which one it serves."""
+    schema = {"type": "object"}
+    server = start_server(f"sqlite:///{tmp_path / 'twins.db'}", tmp_path / "server.log")
+    try:
+        with Client(server.url) as client:
+            first, second = (client.create_service("Add One", job_registration_schema=schema,
+                                                   job_result_schema=schema)
+                             for _ in range(2))
+            worker = start_worker(server.url, "add_one_worker:add_one", tmp_path / "worker.log",
+                                  "--service-id", second.id, app_dir=EXAMPLES / "add_one")
+            try:
+                job = client.submit(second.id, {"value": 41})
+                finished = client.wait(job.id, timeout=60)
+                untouched = client.submit(first.id, {"value": 1})
+            finally:
+                assert worker.stop() == 0, worker.log()
+            left = client.get_job(untouched.id)
+    finally:
+        server.stop()
+
+    assert finished.status == JobStatus.COMPLETED
+    assert finished.results == {"result": 42}
+    assert left.status == JobStatus.REGISTERED

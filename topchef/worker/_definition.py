@@ -100,6 +100,11 @@ class Worker:
         target = f"service={self.service!r}" if self.service else f"service_id={self.service_id!r}"
         return f"<Worker {getattr(self.function, '__qualname__', self.function)!r} {target}>"
 
+    def attach_to(self, service_id: str) -> None:
+        """Take the jobs of the service ``service_id`` in place of the service named ``service``."""
+        self.service = None
+        self.service_id = service_id
+
     def run(self, url: str = DEFAULT_URL, *, token: str | None = None, concurrency: int = 1,
             grace_seconds: float = DEFAULT_GRACE_SECONDS, name: str | None = None) -> None:
         """Run jobs until SIGTERM or SIGINT, then stop as ``WorkerRunner.request_stop`` describes.

@@ -223,7 +223,8 @@ class WorkerRunner:
         if len(matches) > 1:
             ids = ", ".join(match.id for match in matches)
             raise WorkerSetupError(f"{len(matches)} services are named {worker.service!r} "
-                                   f"({ids}); give the worker a service_id instead")
+                                   f"({ids}); give the worker a service_id, or run it "
+                                   "with --service-id")
         if matches:
             service = await self._client.get_service(matches[0].id)
             _log(logging.INFO, "attached to service %s (%s)", service.name, service.id,
