@@ -20,9 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from tests.e2e.conftest import ServerProcess, start_server
+from tests.e2e.test_auth import add_token, launch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -321,35 +322,36 @@ def test_event_parser_joins_chunks(page: Page, dashboard_server: ServerProcess) 
     ]
 
 
-def reject_bad_token(route: Route) -> None:
-    """Respond like a server with tokens configured: 401 for the bad token, else continue."""
-    if route.request.headers.get("authorization") == f"Bearer {BAD_TOKEN}":
-        route.fulfill(status=401, content_type="application/json", body=json.dumps({"errors": [{
-            "status_code": 401, "title": "Unauthorized",
-            "detail": "the bearer token is not valid on this server"}]}))
-    else:
-        route.continue_()
+def test_tokens_on_real_server(page: Page, tmp_path: Path) -> None:
+    tokens_file = tmp_path / "tokens"
+    admin = add_token(tokens_file, "admin", "lab-admin")
+    read = add_token(tokens_file, "read", "dashboard")
+    server = launch(tmp_path / "server.log", "--database-url",
+                    f"sqlite:///{tmp_path / 'tokens.db'}", "--tokens-file", str(tokens_file))
+    try:
+        with httpx.Client(base_url=server.url,
+                          headers={"Authorization": f"Bearer {admin}"}) as http:
+            service_id = create_rabi_service(http, "Token lab")
 
+        open_dashboard(page, server, "/services")
+        notice = page.locator("#notice")
+        expect(notice).to_contain_text("The server needs an access token (401)")
 
-def test_bad_token_shows_message(
-    page: Page, dashboard_server: ServerProcess, http: httpx.Client
-) -> None:
-    # NOTE: this server runs without tokens, so the browser intercepts the
-    # requests and returns the 401 that a server with tokens sends for a bad one.
-    create_rabi_service(http, "Token lab")
-    page.route(re.compile(r".*/(services|jobs|events)(\?.*|/.*)?$"), reject_bad_token)
-    open_dashboard(page, dashboard_server, "/services")
+        page.fill("#token", BAD_TOKEN)
+        page.press("#token", "Enter")
+        expect(notice).to_contain_text("The server rejected this access token (401)")
+        expect(notice).to_contain_text("the bearer token is not valid on this server")
 
-    page.fill("#token", BAD_TOKEN)
-    page.press("#token", "Enter")
-
-    notice = page.locator("#notice")
-    expect(notice).to_be_visible()
-    expect(notice).to_contain_text("The server needs an access token (401)")
-    expect(notice).to_contain_text("the bearer token is not valid on this server")
-    expect(page.locator("h1")).to_have_text("This page could not be loaded")
-    assert page.evaluate("sessionStorage.getItem('topchef.token')") == BAD_TOKEN
-    page.evaluate("sessionStorage.clear()")
+        page.fill("#token", read)
+        page.press("#token", "Enter")
+        expect(service_card(page, service_id)).to_be_visible()
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click(f"#unavailable-{service_id}")
+        expect(notice).to_contain_text("This token may not do that (403)")
+        expect(notice).to_contain_text("needs role admin")
+    finally:
+        page.evaluate("sessionStorage.clear()")
+        server.stop()
 
 
 def test_missing_job_shows_not_found(page: Page, dashboard_server: ServerProcess) -> None:

@@ -45,6 +45,11 @@ function describeError(error) {
     return [el("strong", {}, "Something failed: "), String(error.message || error)];
   }
   const details = error.errors.map((entry) => el("div", {}, el("strong", {}, `${entry.title}: `), entry.detail));
+  if (error.status === 401 && accessToken()) {
+    return [el("strong", {}, "The server rejected this access token (401). "),
+      "Check the token in the Access token field at the top, or enter another and press Use.",
+      ...details];
+  }
   if (error.status === 401) {
     return [el("strong", {}, "The server needs an access token (401). "),
       "Enter a token in the Access token field at the top and press Use.", ...details];

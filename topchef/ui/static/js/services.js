@@ -78,6 +78,7 @@ function serviceCard(service, jobs, context) {
       el("h2", {}, el("a", { href: jobsLink(service) }, service.name)),
       liveness(service)),
     service.description ? el("p", { class: "muted" }, service.description) : null,
+    el("p", { class: "muted" }, "Id ", el("code", { class: "service-id" }, service.id)),
     el("p", {}, "Last check-in ", timeNode(service.last_checked_in),
       el("span", { class: "muted" }, ` (timeout ${service.timeout} s)`)),
     counts(service),
