@@ -439,3 +439,27 @@ def test_narrow_window_and_keyboard(
         narrow.close()
 
     assert width <= NARROW_WINDOW["width"]
+
+
+def test_docs_page_sends_token(page: Page, tmp_path: Path) -> None:
+    tokens_file = tmp_path / "tokens"
+    read = add_token(tokens_file, "read", "docs-reader")
+    server = launch(tmp_path / "server.log", "--database-url",
+                    f"sqlite:///{tmp_path / 'docs.db'}", "--tokens-file", str(tokens_file))
+    try:
+        page.goto(f"{server.url}/docs")
+        operation = page.locator("details.operation").filter(
+            has=page.locator(".path", has_text=re.compile(r"^/services$"))
+        ).filter(has=page.locator(".method.GET"))
+        operation.locator(":scope > summary").click()
+        result = operation.locator("form > pre")
+
+        operation.get_by_role("button", name="Send").click()
+        expect(result).to_contain_text("401")
+
+        page.fill("#token", read)
+        operation.get_by_role("button", name="Send").click()
+        expect(result).to_contain_text("200")
+    finally:
+        page.evaluate("sessionStorage.clear()")
+        server.stop()

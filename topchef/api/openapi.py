@@ -174,7 +174,17 @@ def build_document(operations: Iterable[Operation]) -> dict[str, Any]:
             "{errors: [{status_code, title, detail}]}.",
         },
         "paths": paths,
-        "components": {"schemas": {"Error": ERROR_SCHEMA}},
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA},
+            "securitySchemes": {"bearerToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "Needed only where the server has access tokens configured: "
+                               "a missing or unknown token gets 401, a token whose role does "
+                               "not allow the request gets 403 (see docs/security.md).",
+            }},
+        },
+        # The empty requirement says a server without tokens takes requests without one.
+        "security": [{}, {"bearerToken": []}],
     }
 
 
