@@ -183,7 +183,7 @@ def build_document(operations: Iterable[Operation]) -> dict[str, Any]:
                                "not allow the request gets 403 (see docs/security.md).",
             }},
         },
-        # The empty requirement says a server without tokens takes requests without one.
+        # The empty requirement means a server without tokens takes requests without one.
         "security": [{}, {"bearerToken": []}],
     }
 
