@@ -130,6 +130,7 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
         overflow = number_out_of_range(body) if "infinity" in str(exc) else None
         if overflow is not None:
             raise overflow from exc
+        _check_utf8(body)
         raise RequestNotJSON(f"the body is not valid JSON ({exc}): {_quote(body)}") from exc
 
     if not isinstance(value, dict):
@@ -186,3 +187,17 @@ def path_id(request: Request, name: str) -> UUID:
 
 def _echo_id(text: str) -> str:
     return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "..."
+
+
+def _check_utf8(body: bytes) -> None:
+    """Raise RequestNotJSON naming the first byte that is not UTF-8, where there is one.
+
+    orjson reports such a byte as "surrogates not allowed", which misleads.
+    """
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestNotJSON(
+            f"the body is not valid UTF-8: byte 0x{body[exc.start]:02x} at offset {exc.start} "
+            "cannot start or continue a character; send JSON encoded as UTF-8"
+        ) from None
