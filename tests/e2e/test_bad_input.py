@@ -359,19 +359,7 @@ def test_bad_request(
     title: str,
     fragment: str | None,
 ) -> None:
-    arguments = {**request_args}
-    if "json" in arguments:
-        arguments["json"] = fill_ids(arguments["json"], ids)
-    before = snapshot(http, ids)
-
-    response = http.request(method, path.format(**ids), **arguments)
-
-    assert response.status_code < 500, response.text
-    entries = error_entries(response, status)
-    assert title in titles(entries)
-    if fragment is not None:
-        assert fragment in details(entries)
-    assert snapshot(http, ids) == before
+    check_rejected(http, ids, method, path, request_args, status, title, fragment)
 
 
 def test_date_two_ms_off_rejected(http: httpx.Client, ids: dict[str, str]) -> None:
@@ -400,4 +388,30 @@ def test_two_invalid_schemas_both_listed(http: httpx.Client, ids: dict[str, str]
     assert len(entries) == 2
     assert "job_registration_schema" in details(entries)
     assert "job_result_schema" in details(entries)
+    assert snapshot(http, ids) == before
+
+
+def check_rejected(
+    http: httpx.Client,
+    ids: dict[str, str],
+    method: str,
+    path: str,
+    request_args: dict[str, Any],
+    status: int,
+    title: str,
+    fragment: str | None,
+) -> None:
+    """Send one bad request and check its 4xx error entries and that the store is unchanged."""
+    arguments = {**request_args}
+    if "json" in arguments:
+        arguments["json"] = fill_ids(arguments["json"], ids)
+    before = snapshot(http, ids)
+
+    response = http.request(method, path.format(**ids), **arguments)
+
+    assert response.status_code < 500, response.text
+    entries = error_entries(response, status)
+    assert title in titles(entries)
+    if fragment is not None:
+        assert fragment in details(entries)
     assert snapshot(http, ids) == before

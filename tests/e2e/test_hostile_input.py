@@ -16,15 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.classic import OVERRIDE_HEADER, details, error_entries, titles
+from tests.e2e.classic import OVERRIDE_HEADER
 from tests.e2e.test_bad_input import (
     JSON,
     VALID_SERVICE,
     case,
-    fill_ids,
+    check_rejected,
     ids,
     service_with,
-    snapshot,
 )
 
 pytestmark = pytest.mark.e2e
@@ -301,17 +300,5 @@ def test_hostile_request(
     title: str,
     fragment: str | None,
 ) -> None:
-    arguments = {**request_args}
-    if "json" in arguments:
-        arguments["json"] = fill_ids(arguments["json"], ids)
-    before = snapshot(http, ids)
-
-    response = http.request(method, path.format(**ids), **arguments)
-
-    assert response.status_code < 500, response.text
-    entries = error_entries(response, status)
-    assert title in titles(entries)
-    if fragment is not None:
-        assert fragment in details(entries)
-    assert snapshot(http, ids) == before
+    check_rejected(http, ids, method, path, request_args, status, title, fragment)
 
