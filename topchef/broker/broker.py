@@ -67,7 +67,7 @@ from topchef.broker.stream import HORIZON_KEY, EventFeed, StreamSettings
 from topchef.broker.webhooks import check_callback_url
 
 if TYPE_CHECKING:
-    from topchef.store.base import Store
+    from topchef.store.base import Store, StoreSession
 
 log = logging.getLogger(__name__)
 
@@ -322,13 +322,14 @@ class Broker:
         With ``idempotency_key``, a repeated submission returns the job the
         first one created instead of a duplicate.
         """
-        service = await self.get_service(service_id)
-        self._schema(service, "job_registration_schema").validate(
-            new.parameters, subject="parameters"
-        )
-
         try:
             async with self.store.write() as session:
+                # Read and validate inside the write: one transaction instead of two,
+                # and the schema is the one in force when the job is stored.
+                service = await _service_in(session, service_id)
+                self._schema(service, "job_registration_schema").validate(
+                    new.parameters, subject="parameters"
+                )
                 if idempotency_key is not None:
                     existing = await session.find_job_by_key(service_id, idempotency_key)
                     if existing is not None:
@@ -356,17 +357,9 @@ class Broker:
 
     async def submit_jobs(self, service_id: UUID, batch: Sequence[NewJob]) -> Sequence[Job]:
         """Queue many jobs in one transaction; if any is invalid, none is stored."""
-        service = await self.get_service(service_id)
-        schema = self._schema(service, "job_registration_schema")
-        problems = [
-            Problem("Schema Violation", violation.describe(f"jobs/{index}/parameters"))
-            for index, new in enumerate(batch)
-            for violation in schema.violations(new.parameters)
-        ]
-        if problems:
-            raise InvalidInput(*problems)
-
         async with self.store.write() as session:
+            service = await _service_in(session, service_id)
+            self._check_batch(service, batch)
             created = await session.insert_jobs([self._new_job(service_id, new) for new in batch])
             await record_events(session, *(
                 job_event(EventType.JOB_CREATED, job, job.date_submitted) for job in created))
@@ -377,6 +370,16 @@ class Broker:
         self.observer.jobs_submitted(service_id, len(created))
         self.events.deliver(available)
         return created
+
+    def _check_batch(self, service: Service, batch: Sequence[NewJob]) -> None:
+        schema = self._schema(service, "job_registration_schema")
+        problems = [
+            Problem("Schema Violation", violation.describe(f"jobs/{index}/parameters"))
+            for index, new in enumerate(batch)
+            for violation in schema.violations(new.parameters)
+        ]
+        if problems:
+            raise InvalidInput(*problems)
 
     def _new_job(self, service_id: UUID, new: NewJob, *, idempotency_key: str | None = None) -> Job:
         return Job(
@@ -506,6 +509,13 @@ class Broker:
     def validate(self, schema: JSON, instance: JSON) -> None:
         """Check ``schema`` and validate ``instance`` against it, raising on any violation."""
         CompiledSchema(schema, field="schema").validate(instance, subject="object")
+
+
+async def _service_in(session: StoreSession, service_id: UUID) -> Service:
+    service = await session.get_service(service_id)
+    if service is None:
+        raise ServiceNotFound(service_id)
+    return service
 
 
 def _replayed(existing: Job, new: NewJob) -> Job:
