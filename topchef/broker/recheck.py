@@ -4,17 +4,18 @@ A waiting claim is woken when a job arrives, but a wake-up can be lost (a
 NOTIFY missed while the listener reconnected, for example), so every waiting
 claim also looks at the queue now and then. Claiming each time would cost a
 write transaction per waiter per recheck: 1,000 idle polls would commit about
-200 empty transactions a second. Instead a waiter asks ``QueueCheck`` whether
-a job is claimable, which is one read transaction, shared by every waiter of
-the same service that asks within ``SHARE_SECONDS``; only a "yes" leads to a
-claim. A check that is shared is at most ``SHARE_SECONDS`` older than the
-question, so a lost wake-up still delays a job by a few seconds at most and
-never strands it.
+200 empty transactions a second. Instead a waiter calls ``QueueCheck`` to
+learn whether a job is claimable. That is one read transaction, shared by
+every waiter of the same service that calls within ``SHARE_SECONDS``, and
+only a job found leads to a claim. A shared check started at most
+``SHARE_SECONDS`` before the call, so a lost wake-up delays a job by at most
+``WAIT_RECHECK_SECONDS`` plus ``SHARE_SECONDS`` and never strands it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,31 +25,31 @@ from uuid import UUID
 if TYPE_CHECKING:
     from topchef.store.base import Store
 
+log = logging.getLogger(__name__)
+
 SHARE_SECONDS = 0.5
-"""Waiters of one service that ask within this many seconds share one read."""
+"""Waiters of one service that call within this many seconds share one read."""
 
 
 @dataclass
 class _Check:
     started: float
-    answer: asyncio.Future[bool]
+    claimable: asyncio.Future[bool]
 
 
 class QueueCheck:
-    """Answers "may a claim on this service find something now?" with shared reads."""
+    """Tells idle long polls, with shared reads, whether a claim may find a job now."""
 
     def __init__(self, store: Store, *, clock: Callable[[], datetime]) -> None:
         self._store = store
         self._clock = clock
         self._checks: dict[UUID, _Check] = {}
         self._running: set[asyncio.Task[None]] = set()
-        self.reads = 0
-        """Read transactions run so far, for tests and diagnostics."""
 
     async def worth_claiming(self, service_id: UUID) -> bool:
         """Return whether a job of the service is claimable, or the service is gone.
 
-        A gone service answers True, so that the claim that follows reports it.
+        For a gone service it returns True, so that the claim that follows reports it.
         """
         loop = asyncio.get_running_loop()
         check = self._checks.get(service_id)
@@ -58,19 +59,19 @@ class QueueCheck:
             task = loop.create_task(self._run(service_id, check))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-        return await asyncio.shield(check.answer)
+        return await asyncio.shield(check.claimable)
 
     async def _run(self, service_id: UUID, check: _Check) -> None:
-        answer = True  # on any failure the waiters claim, and the claim reports the error
+        claimable = True  # after a failure the waiters claim, and the claim reports the error
         try:
-            self.reads += 1
             async with self._store.read() as session:
                 if await session.get_service(service_id) is not None:
-                    answer = bool(await session.next_jobs(service_id, 1, self._clock()))
-        except Exception:
-            answer = True
+                    claimable = bool(await session.next_jobs(service_id, 1, self._clock()))
+        except Exception as exc:
+            log.warning("queue check of service %s failed, so its waiting claims claim "
+                        "instead: %s", service_id, exc)
         finally:
-            check.answer.set_result(answer)
+            check.claimable.set_result(claimable)
             asyncio.get_running_loop().call_later(
                 SHARE_SECONDS, self._forget, service_id, check)
 
