@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from topchef.broker.errors import DuplicateIdempotencyKey, Unavailable
+from topchef.broker.errors import DuplicateIdempotencyKey, ServiceNotFound, Unavailable
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
 from topchef.store.claim import claim_parameters, claim_statement
@@ -147,6 +147,9 @@ class SQLSession(SQLJournalQueries):
                 _INSERT_JOBS, [_values(job, skip=("seq",)) for job in new_jobs]
             )
         except sa.exc.IntegrityError as exc:
+            if "foreign key" in str(exc.orig).lower():
+                # The service was deleted after the caller last read it.
+                raise ServiceNotFound(new_jobs[0].service_id) from exc
             if "idempotency_key" not in str(exc.orig):
                 raise
             raise DuplicateIdempotencyKey(
