@@ -153,3 +153,16 @@ async def test_submission_sees_a_deletion_by_another_process(
             await broker.submit_jobs(service.id, [NewJob({"n": 3})])
     finally:
         await other_store.close()
+
+
+async def test_submission_reads_no_service_once_cached(
+    broker: Broker, store: CountingStore
+) -> None:
+    service = await make_service(broker, {"type": "object", "required": ["n"]})
+    await broker.submit_job(service.id, NewJob({"n": 1}))
+    reads = store.reads
+
+    await broker.submit_job(service.id, NewJob({"n": 2}), idempotency_key="k")
+    await broker.submit_jobs(service.id, [NewJob({"n": 3})])
+
+    assert store.reads == reads
