@@ -87,10 +87,6 @@ def _event_from_row(row: sa.Row[Any]) -> EventRecord:
     return EventRecord(**values)
 
 
-_INSERT_EVENTS = events.insert().returning(events.c.seq, sort_by_parameter_order=True)
-"""Built once, so that executing it reuses the statement's memoized cache key."""
-
-
 class SQLJournalQueries:
     """The journal queries of ``SQLSession``; see ``JournalSession`` for the contract."""
 
@@ -103,7 +99,8 @@ class SQLJournalQueries:
              "status": r.status, "attempt": r.attempt, "worker": r.worker, "detail": r.detail}
             for r in records
         ]
-        result = await self._connection.execute(_INSERT_EVENTS, rows)
+        statement = events.insert().returning(events.c.seq, sort_by_parameter_order=True)
+        result = await self._connection.execute(statement, rows)
         return list(result.scalars().all())
 
     async def read_events(
