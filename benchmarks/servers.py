@@ -86,6 +86,12 @@ class Server:
                 return int(line.split()[1]) / 1024
         raise RuntimeError(f"no VmRSS for process {self.process.pid}")
 
+    def cpu_seconds(self) -> float:
+        """Return the CPU time (user and system) the server process used so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -30,6 +30,10 @@ OPEN_POLLS = 1000
 QUICK_OPEN_POLLS = 250
 POLLS_SETTLE_SECONDS = 3
 """Time for the server to read and park every opened poll before memory is measured."""
+IDLE_CPU_SECONDS = 15
+QUICK_IDLE_CPU_SECONDS = 3
+"""How long the server's CPU use is measured while the open polls wait for work: three
+recheck periods of every poll in full mode."""
 
 
 def _submit(base_url: str, service_id: str, x: int) -> tuple[str, float, float]:
@@ -124,6 +128,14 @@ def dispatch_gap(context: RunContext, store: str) -> ScenarioResult:
     return result
 
 
+def _idle_cpu_share(context: RunContext, server: servers.Server) -> float:
+    """Return the server's CPU use while the polls wait and no job arrives, in % of a core."""
+    seconds = context.seconds(full=IDLE_CPU_SECONDS, quick=QUICK_IDLE_CPU_SECONDS)
+    before, started = server.cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    return (server.cpu_seconds() - before) / (time.monotonic() - started) * 100
+
+
 def open_polls(context: RunContext, store: str) -> ScenarioResult:
     """Hold 1,000 long polls open on one server; measure its memory and the dispatch gap."""
     result = ScenarioResult("open_polls", store)
@@ -141,6 +153,7 @@ def open_polls(context: RunContext, store: str) -> ScenarioResult:
         with worker_process(spec) as pool:
             time.sleep(POLLS_SETTLE_SECONDS)
             polling_rss = server.rss_mib()
+            idle_cpu = _idle_cpu_share(context, server)
             drain_unavailable(pool)
             samples = measure_gaps(context, pool, server.url, service_id, count=count,
                                    label=f"open polls [{store}]")
@@ -149,6 +162,7 @@ def open_polls(context: RunContext, store: str) -> ScenarioResult:
     result.add("server_rss_idle", idle_rss, "MiB")
     result.add("server_rss_polling", polling_rss, "MiB")
     result.add("rss_per_poll", (polling_rss - idle_rss) * 1024 / polls, "KiB")
+    result.add("server_cpu_polls_idle", idle_cpu, "% of a core")
     _record_gaps(result, samples)
     result.add("claims_503", pool.unavailable, "responses")
     if pool.unavailable:

@@ -68,7 +68,7 @@ from topchef.broker.stream import HORIZON_KEY, EventFeed, StreamSettings
 from topchef.broker.webhooks import check_callback_url
 
 if TYPE_CHECKING:
-    from topchef.store.base import Store
+    from topchef.store.base import Store, StoreSession
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +307,8 @@ class Broker:
                                                        self.now()))
             await self.events.announce(session, RECORDED)
 
+        for role in ("job_registration_schema", "job_result_schema"):
+            self._schemas.forget((service_id, role))
         log.info("service %s deleted with its jobs (WORKING at the time: %d)", service_id, working)
         self.events.deliver(RECORDED)
 
@@ -324,13 +326,17 @@ class Broker:
         With ``idempotency_key``, a repeated submission returns the job the
         first one created instead of a duplicate.
         """
-        service = await self.get_service(service_id)
-        self._schema(service, "job_registration_schema").validate(
-            new.parameters, subject="parameters"
-        )
-
+        cached = self._cached_registration_schema(service_id)
+        if cached is not None:
+            cached.validate(new.parameters, subject="parameters")
         try:
             async with self.store.write() as session:
+                if cached is None:
+                    # Read in the write: one transaction, not a read and then a write.
+                    service = await _service_in(session, service_id)
+                    self._schema(service, "job_registration_schema").validate(
+                        new.parameters, subject="parameters"
+                    )
                 if idempotency_key is not None:
                     existing = await session.find_job_by_key(service_id, idempotency_key)
                     if existing is not None:
@@ -358,17 +364,13 @@ class Broker:
 
     async def submit_jobs(self, service_id: UUID, batch: Sequence[NewJob]) -> Sequence[Job]:
         """Queue many jobs in one transaction; if any is invalid, none is stored."""
-        service = await self.get_service(service_id)
-        schema = self._schema(service, "job_registration_schema")
-        problems = [
-            Problem("Schema Violation", violation.describe(f"jobs/{index}/parameters"))
-            for index, new in enumerate(batch)
-            for violation in schema.violations(new.parameters)
-        ]
-        if problems:
-            raise InvalidInput(*problems)
-
+        cached = self._cached_registration_schema(service_id)
+        if cached is not None:
+            _check_batch(cached, batch)
         async with self.store.write() as session:
+            if cached is None:
+                service = await _service_in(session, service_id)
+                _check_batch(self._schema(service, "job_registration_schema"), batch)
             created = await session.insert_jobs([self._new_job(service_id, new) for new in batch])
             await record_events(session, *(
                 job_event(EventType.JOB_CREATED, job, job.date_submitted) for job in created))
@@ -379,6 +381,16 @@ class Broker:
         self.observer.jobs_submitted(service_id, len(created))
         self.events.deliver(available)
         return created
+
+    def _cached_registration_schema(self, service_id: UUID) -> CompiledSchema | None:
+        """Return the service's compiled registration schema if this process has it.
+
+        Schemas never change after a service is created, so a cached schema is
+        exact without reading the service. A service deleted since (by any
+        server process) is caught by the jobs' foreign key: the store raises
+        ServiceNotFound when it inserts the job.
+        """
+        return self._schemas.cached((service_id, "job_registration_schema"))
 
     def _new_job(self, service_id: UUID, new: NewJob, *, idempotency_key: str | None = None) -> Job:
         return Job(
@@ -508,6 +520,23 @@ class Broker:
     def validate(self, schema: JSON, instance: JSON) -> None:
         """Check ``schema`` and validate ``instance`` against it, raising on any violation."""
         CompiledSchema(schema, field="schema").validate(instance, subject="object")
+
+
+def _check_batch(schema: CompiledSchema, batch: Sequence[NewJob]) -> None:
+    problems = [
+        Problem("Schema Violation", violation.describe(f"jobs/{index}/parameters"))
+        for index, new in enumerate(batch)
+        for violation in schema.violations(new.parameters)
+    ]
+    if problems:
+        raise InvalidInput(*problems)
+
+
+async def _service_in(session: StoreSession, service_id: UUID) -> Service:
+    service = await session.get_service(service_id)
+    if service is None:
+        raise ServiceNotFound(service_id)
+    return service
 
 
 def _replayed(existing: Job, new: NewJob) -> Job:

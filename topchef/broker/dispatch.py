@@ -30,9 +30,11 @@ from topchef.broker.events import RECORDED, Announcer, Event, JobFinished, statu
 from topchef.broker.journal import EventType, job_event, record_events, status_change_type
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.broker.observer import NO_OBSERVER, BrokerObserver
+from topchef.broker.recheck import QueueCheck
 
 if TYPE_CHECKING:
     from topchef.broker.broker import Clock
+    from topchef.broker.notify import Waiter
     from topchef.store.base import Store, StoreSession
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,8 @@ FIFO_CLAIM_SHARE = 0.1
 WAIT_RECHECK_SECONDS = 5.0
 """A long poll checks the queue at least this often even without a wake-up,
 so a wake-up that was lost (or a retry delay that ran out) delays a job but
-never strands it."""
+never strands it. The check is a shared read; only a claimable job leads to
+a claim (see ``topchef.broker.recheck``)."""
 EXPIRY_BATCH_SIZE = 200
 RETRY_JITTER = (0.5, 1.0)
 """Each retry delay is scaled by a random factor in this range, so jobs that
@@ -88,6 +91,8 @@ class Dispatcher:
         """Set when the server stops, so long polls return at once instead of waiting."""
         self._clock = clock
         self._rng = rng or random.Random()
+        self.queue_check = QueueCheck(store, clock=clock)
+        """Shared reads that tell an idle long poll whether claiming is worth a write."""
 
     # Claims
 
@@ -102,9 +107,29 @@ class Dispatcher:
                 remaining = deadline - loop.time()
                 if claimed or remaining <= 0 or self._stopped(request.disconnected):
                     return claimed
-                await waiter.wait(min(remaining, WAIT_RECHECK_SECONDS), abort=request.disconnected)
-                if self._stopped(request.disconnected):
+                if not await self._wait_for_work(service_id, waiter, deadline, request):
                     return []
+
+    async def _wait_for_work(
+        self, service_id: UUID, waiter: Waiter, deadline: float, request: ClaimRequest
+    ) -> bool:
+        """Wait until a claim may find a job; return False when the poll should end empty.
+
+        Without a wake-up, the queue is rechecked every ``WAIT_RECHECK_SECONDS``
+        and at the deadline with a shared read (``QueueCheck``), not a claim, so
+        idle polls commit no write transactions.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = deadline - loop.time()
+            woken = await waiter.wait(max(0.0, min(remaining, WAIT_RECHECK_SECONDS)),
+                                      abort=request.disconnected)
+            if self._stopped(request.disconnected):
+                return False
+            if woken or await self.queue_check.worth_claiming(service_id):
+                return True
+            if deadline - loop.time() <= 0:
+                return False
 
     def _stopped(self, disconnected: asyncio.Event | None) -> bool:
         return self.draining.is_set() or (disconnected is not None and disconnected.is_set())

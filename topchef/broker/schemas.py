@@ -266,6 +266,16 @@ class SchemaCache:
         self._capacity = capacity
         self._entries: OrderedDict[Hashable, CompiledSchema] = OrderedDict()
 
+    def cached(self, key: Hashable) -> CompiledSchema | None:
+        """Return the compiled schema kept under ``key``, or None; compiles nothing."""
+        compiled = self._entries.get(key)
+        if compiled is not None:
+            self._entries.move_to_end(key)
+        return compiled
+
+    def forget(self, key: Hashable) -> None:
+        self._entries.pop(key, None)
+
     def get(self, key: Hashable, schema: JSON) -> CompiledSchema:
         compiled = self._entries.get(key)
         if compiled is not None:

@@ -26,9 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from topchef.broker.errors import DuplicateIdempotencyKey, Unavailable
+from topchef.broker.errors import DuplicateIdempotencyKey, ServiceNotFound, Unavailable
 from topchef.broker.models import ClaimValues, Job, JobStatus, Service
 from topchef.config import DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS
+from topchef.store.claim import claim_parameters, claim_statement
 from topchef.store.group import GroupCommitStats, GroupCommitWriter
 from topchef.store.journal import SQLJournalQueries
 from topchef.store.listen import listen_for_notifications
@@ -79,7 +80,11 @@ _IS_REGISTERED = jobs.c.status == sa.literal_column("'REGISTERED'")
 
 
 def next_jobs_query(
-    service_id: UUID, limit: int, *, now: datetime | None = None, fifo: bool = False
+    service_id: UUID | sa.BindParameter[Any],
+    limit: int | sa.BindParameter[Any],
+    *,
+    now: datetime | sa.BindParameter[Any] | None = None,
+    fifo: bool = False,
 ) -> sa.Select[Any]:
     """Select the next ``limit`` REGISTERED jobs of a service from a queue index.
 
@@ -91,6 +96,12 @@ def next_jobs_query(
         query = query.where(sa.or_(jobs.c.visible_at.is_(None), jobs.c.visible_at <= now))
     order = (jobs.c.seq,) if fifo else _PRIORITY_ORDER
     return query.order_by(*order).limit(limit)
+
+
+# Built once: a statement object memoizes its cache key, so executing it again
+# skips building the statement and its key (both showed in profiles of submit).
+_GET_SERVICE = services.select().where(services.c.id == sa.bindparam("service_id"))
+_INSERT_JOBS = jobs.insert().returning(jobs.c.seq, sort_by_parameter_order=True)
 
 
 def _dispatch_key(job: Job, *, fifo: bool) -> tuple[int, ...]:
@@ -109,9 +120,7 @@ class SQLSession(SQLJournalQueries):
         await self._connection.execute(services.insert().values(**_values(service)))
 
     async def get_service(self, service_id: UUID) -> Service | None:
-        result = await self._connection.execute(
-            services.select().where(services.c.id == service_id)
-        )
+        result = await self._connection.execute(_GET_SERVICE, {"service_id": service_id})
         row = result.first()
         return None if row is None else _service_from_row(row)
 
@@ -133,12 +142,14 @@ class SQLSession(SQLJournalQueries):
         await self._connection.execute(services.delete().where(services.c.id == service_id))
 
     async def insert_jobs(self, new_jobs: Sequence[Job]) -> list[Job]:
-        statement = jobs.insert().returning(jobs.c.seq, sort_by_parameter_order=True)
         try:
             result = await self._connection.execute(
-                statement, [_values(job, skip=("seq",)) for job in new_jobs]
+                _INSERT_JOBS, [_values(job, skip=("seq",)) for job in new_jobs]
             )
         except sa.exc.IntegrityError as exc:
+            if "foreign key" in str(exc.orig).lower():
+                # The service was deleted after the caller last read it.
+                raise ServiceNotFound(new_jobs[0].service_id) from exc
             if "idempotency_key" not in str(exc.orig):
                 raise
             raise DuplicateIdempotencyKey(
@@ -200,29 +211,9 @@ class SQLSession(SQLJournalQueries):
         return [_job_from_row(row) for row in await self._connection.execute(query)]
 
     async def claim_jobs(self, service_id: UUID, claim: ClaimValues) -> Sequence[Job]:
-        select = next_jobs_query(service_id, claim.limit, now=claim.now, fifo=claim.fifo)
-        select = select.with_only_columns(jobs.c.seq)
-        if self._locks_rows:
-            select = select.with_for_update(skip_locked=True)
-        # A materialized CTE runs the LIMIT once. As a plain IN (subquery),
-        # PostgreSQL may re-run it per row and so take more than ``limit`` jobs.
-        candidates = select.cte("candidates").prefix_with("MATERIALIZED", dialect="postgresql")
-
-        statement = (
-            jobs.update()
-            .where(jobs.c.seq.in_(sa.select(candidates.c.seq)), _IS_REGISTERED)
-            .values(
-                status=JobStatus.WORKING.value,
-                attempt=jobs.c.attempt + 1,
-                worker=claim.worker,
-                lease_token=claim.lease_token,
-                lease_expires_at=claim.lease_expires_at,
-                visible_at=None,
-                date_started=sa.func.coalesce(jobs.c.date_started, claim.now),
-            )
-            .returning(*jobs.c)
-        )
-        claimed = [_job_from_row(row) for row in await self._connection.execute(statement)]
+        statement = claim_statement(fifo=claim.fifo, locks_rows=self._locks_rows)
+        result = await self._connection.execute(statement, claim_parameters(service_id, claim))
+        claimed = [_job_from_row(row) for row in result]
         return sorted(claimed, key=lambda job: _dispatch_key(job, fifo=claim.fifo))
 
     async def expired_leases(self, now: datetime, limit: int) -> Sequence[Job]:
