@@ -235,6 +235,22 @@ async def test_sqlite_commits_durably(sqlite_url: str) -> None:
     assert foreign_keys == 1
 
 
+@pytest.mark.postgres
+async def test_postgres_plans_each_claim(postgres_url: str) -> None:
+    # A generic plan of the claim scans every queued job once psycopg has
+    # prepared it: at a million jobs a claim took about 200 ms in place of 3 ms.
+    target = parse_database_url(postgres_url)
+    upgrade(target)
+    store = open_sql_store(target)
+    try:
+        async with store.write() as session:
+            mode = (await session._connection.exec_driver_sql("SHOW plan_cache_mode")).scalar()
+    finally:
+        await store.close()
+
+    assert mode == "force_custom_plan"
+
+
 def test_sqlite_next_job_uses_queue_index(sqlite_url: str) -> None:
     target = parse_database_url(sqlite_url)
     upgrade(target)

@@ -400,6 +400,11 @@ def open_sql_store(
     def set_statement_timeout(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        # psycopg prepares a statement on the server after a few runs, and PostgreSQL
+        # may then plan the claim once for any LIMIT: a hash join over every queued
+        # job, whose cost grows with the queue. A plan for each run's values keeps
+        # the claim on the queue index.
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
         cursor.close()
         dbapi_connection.commit()
 
