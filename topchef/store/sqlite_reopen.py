@@ -33,18 +33,28 @@ class ReopenAfterFileErrors:
 
     def __init__(self) -> None:
         self.generation = 0
+        self._engines: list[sa.Engine] = []
 
     def watch(self, engine: AsyncEngine) -> None:
         """Count the file errors of ``engine`` and replace its connections after one."""
         target = engine.sync_engine
+        self._engines.append(target)
         event.listen(target, "handle_error", self._on_error)
         event.listen(target, "connect", self._on_connect)
         event.listen(target, "checkout", self._on_checkout)
         event.listen(target, "checkin", self._on_checkin)
 
     def _on_error(self, context: sa.engine.ExceptionContext) -> None:
-        if sqlite_primary_code(context.original_exception) in SQLITE_REOPEN_CODES:
-            self.generation += 1
+        if sqlite_primary_code(context.original_exception) not in SQLITE_REOPEN_CODES:
+            return
+
+        self.generation += 1
+        # Idle connections would otherwise stay open until their next checkout,
+        # and a reader pool that nothing uses for a while (submissions served
+        # from cached schemas touch only the writer) would keep the file
+        # read-only for every new connection.
+        for engine in self._engines:
+            engine.pool.dispose()
 
     def _on_connect(self, _dbapi_connection: Any, record: Any) -> None:
         record.info[_GENERATION] = self.generation
