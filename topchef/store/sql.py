@@ -380,6 +380,7 @@ def open_sql_store(
     has one writer connection and a few readers.
     """
     if target.kind == "sqlite":
+        _switch_to_wal(target)
         writer = _sqlite_engine(target, pool_size=1, begin="BEGIN IMMEDIATE")
         reader = _sqlite_engine(target, pool_size=SQLITE_READ_POOL_SIZE, begin="BEGIN")
         reopen = ReopenAfterFileErrors()
@@ -411,6 +412,23 @@ def open_sql_store(
     return SQLStore(target, reader=engine, writer=engine)
 
 
+def _switch_to_wal(target: DatabaseTarget) -> None:
+    """Put the database file in WAL mode before the pools open their connections.
+
+    Left to the pooled connections, the switch of a new file made its first
+    reader and first writer race for the exclusive lock the switch takes. A
+    test run once saw the first read of a new server fail with "database is
+    locked" (a 503) that way.
+    """
+    engine = sa.create_engine(target.sync_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+    finally:
+        engine.dispose()
+
+
 def _sqlite_engine(target: DatabaseTarget, *, pool_size: int, begin: str) -> AsyncEngine:
     engine = create_async_engine(
         target.async_url,
@@ -427,10 +445,11 @@ def _sqlite_engine(target: DatabaseTarget, *, pool_size: int, begin: str) -> Asy
         # each transaction starts (the recipe SQLAlchemy documents for SQLite).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The lock wait comes first, so that the pragmas after it wait for locks too.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
