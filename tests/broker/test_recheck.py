@@ -139,7 +139,7 @@ async def test_poll_on_deleted_service_reports_it(broker: Broker) -> None:
 async def test_submission_sees_a_deletion_by_another_process(
     broker: Broker, database_url: str
 ) -> None:
-    """A second store on the same database stands in for a second server process."""
+    """A second store on the same database plays the part of a second server process."""
     other_store = open_sql_store(parse_database_url(database_url))
     other = Broker(other_store)
     try:

@@ -1,9 +1,9 @@
 """A submit-and-complete load on a server that a fault test may kill or starve.
 
 Submitter threads post jobs, each with its own Idempotency-Key; worker threads
-claim jobs under a lease and complete them. Every answer is written to one
+claim jobs under a lease and complete them. Every response is written to one
 ``Ledger``: what the server acknowledged (201 or 200) is what it must never
-lose, and what got no answer is retried with the same key once the server is
+lose, and what got no response is retried with the same key once the server is
 back. Both kinds of thread read the server's URL from ``Target`` on every
 request, so a test can restart the server on another port while they run.
 """
@@ -53,12 +53,12 @@ class Target:
 
 @dataclass
 class Ledger:
-    """Every answer the load got, keyed by Idempotency-Key or job id."""
+    """Every response the load got, keyed by Idempotency-Key or job id."""
 
     acknowledged: dict[str, str] = field(default_factory=dict)
     """Idempotency-Key to the id of the job the server acknowledged."""
     unanswered: set[str] = field(default_factory=set)
-    """Keys whose submission got no answer or a 503 and no acknowledgement since."""
+    """Keys whose submission got no response or a 503 and no acknowledgement since."""
     completed: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Job id to the results of a completion the server acknowledged with 200."""
     answers: collections.Counter[str] = field(default_factory=collections.Counter)

@@ -2,7 +2,7 @@
 
 Each test runs submitters and workers against a server, kills the server
 with SIGKILL a few times at random moments, restarts it on the same
-database, then drains the queue and compares the database with every answer
+database, then drains the queue and compares the database with every response
 the clients got.
 """
 

@@ -76,7 +76,7 @@ class RequestLogMiddleware:
                      extra=fields)
             return
 
-        # The token's name, never the token: it says who made the request.
+        # The token's name, never the token, identifies who made the request.
         fields["token"] = token_name
         log.info("%s %s %d %.1f ms token=%s", method, scope["path"], status,
                  fields["duration_ms"], token_name, extra=fields)

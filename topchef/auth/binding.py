@@ -1,4 +1,4 @@
-"""Loopback addresses, the only ones a server without tokens listens on unless told otherwise."""
+"""Loopback addresses: a server without tokens listens only on these unless configured."""
 
 from __future__ import annotations
 

@@ -51,8 +51,10 @@ Event = JobsAvailable | JobFinished | EventsRecorded
 
 RECORDED = EventsRecorded()
 STREAMS_KEY = ("events", "recorded")
-"""The notifier key the event stream waits on; every delivered event wakes it, because
-every change that announces an event also records one in the journal."""
+"""The notifier key the event stream waits on.
+
+Every delivered event wakes it, because every change that announces an event
+also records one in the journal."""
 
 NOW = "now"
 """Stands for "no retry delay" in a payload."""

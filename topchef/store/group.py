@@ -18,7 +18,7 @@ for the outcome raises Unavailable.
 The connection passes from owner to owner, first in first out. The owner is
 a session between its start and the end of its savepoint, or the task that
 commits a group. Handing over is synchronous, so a cancelled waiter can never
-leave a group open with nobody to commit it.
+leave a group open with no task to commit it.
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ function onStreamState(state, detail) {
     connectedBefore = true;
   }
   live.dataset.state = state === "missing" ? "polling" : state;
-  // A stream that was live once says "reconnecting" throughout its retries, instead of alternating.
+  // A stream that was live once shows "reconnecting" throughout its retries, instead of alternating.
   live.textContent = state === "connecting" && connectedBefore ? LIVE_TEXT.offline : LIVE_TEXT[state];
   live.title = state === "missing"
     ? "This server has no event stream (GET /events), so the page asks again every few seconds"
